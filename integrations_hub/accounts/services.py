@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from integrations_hub.accounts.models import Membership, Team
+
+
+@transaction.atomic
+def member_create(*, team: Team, username: str, password: str, role: str, email: str = "") -> AbstractBaseUser:
+    """Create a user in a team, or reset the password and role of an existing one (safe to repeat)."""
+    user_model = get_user_model()
+    user, _ = user_model.objects.get_or_create(username=username, defaults={"email": email})
+    user.set_password(password)
+    user.save()
+    Membership.objects.update_or_create(user=user, defaults={"team": team, "role": role})
+    return user

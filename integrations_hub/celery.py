@@ -1,0 +1,21 @@
+"""The one Celery app. Configured from Django settings under the CELERY_ namespace."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "integrations_hub.settings")
+
+app = Celery("integrations_hub")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _add_worker_heartbeat(sender: Celery, **kwargs: object) -> None:
+    # Imported late: the step touches Django models, which need the app registry ready.
+    from integrations_hub.health.heartbeats import WorkerHeartbeatStep
+
+    sender.steps["worker"].add(WorkerHeartbeatStep)

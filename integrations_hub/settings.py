@@ -1,0 +1,175 @@
+"""Settings for Integrations Hub, read from the environment.
+
+With no configuration at all the hub runs on SQLite in ./data and a Celery broker
+kept in files under ./data/broker, so `make run` needs no server. Set
+DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... for production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from integrations_hub.env import (
+    ImproperlyConfiguredSetting,
+    check_broker_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("HUB_DATA_DIR", str(BASE_DIR / "data")))
+
+DEBUG = env_bool("DEBUG", False)
+# A missing key is only tolerated in DEBUG/demo mode, where a fixed local key is fine.
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("HUB_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfiguredSetting("SECRET_KEY must be set when HUB_REQUIRE_SECRET_KEY is on")
+    SECRET_KEY = "insecure-local-demo-key-set-SECRET_KEY-in-production"  # noqa: S105
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_celery_beat",
+    "rest_framework",
+    "integrations_hub.accounts",
+    "integrations_hub.health",
+    "connectors",
+    "workflows",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "integrations_hub.urls"
+WSGI_APPLICATION = "integrations_hub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "integrations_hub.accounts.context_processors.team",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": parse_database_url("DATABASE_URL", DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "hub.sqlite3"),
+            # WAL lets the web server, worker and beat read while one of them writes.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Celery -----------------------------------------------------------------
+BROKER_DIR = DATA_DIR / "broker"
+CELERY_BROKER_URL = check_broker_url("CELERY_BROKER_URL", env_str("CELERY_BROKER_URL", "filesystem://"))
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded broker: messages are files in one folder shared by web, worker and beat.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Longer than the longest task, so a late-acknowledged task is not redelivered while it still runs.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200)}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULER = "integrations_hub.health.heartbeats:HeartbeatScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Secrets ----------------------------------------------------------------
+# Comma-separated Fernet keys, newest first. The first encrypts; all decrypt (rotation).
+HUB_ENCRYPTION_KEYS = env_list("HUB_ENCRYPTION_KEYS", [])
+HUB_ENCRYPTION_KEY_FILE = Path(env_str("HUB_ENCRYPTION_KEY_FILE", str(DATA_DIR / "encryption.key")))
+
+# --- Outbound HTTP ----------------------------------------------------------
+HUB_HTTP_TIMEOUT_SECONDS = env_int("HUB_HTTP_TIMEOUT_SECONDS", 30, minimum=1)
+HUB_HTTP_MAX_RETRIES = env_int("HUB_HTTP_MAX_RETRIES", 4)
+# Hosts that may resolve to loopback/private addresses (the bundled sandbox runs on loopback).
+HUB_HTTP_ALLOWED_PRIVATE_HOSTS = env_list("HUB_HTTP_ALLOWED_PRIVATE_HOSTS", ["127.0.0.1", "localhost"])
+
+# --- Runs -------------------------------------------------------------------
+HUB_DEFAULT_POLL_SECONDS = env_int("HUB_DEFAULT_POLL_SECONDS", 60, minimum=5)
+HUB_RUN_RECORDS_PAGE_SIZE = env_int("HUB_RUN_RECORDS_PAGE_SIZE", 50, minimum=1)
+# A worker or beat that has not reported for this long is shown as down by /healthz.
+HUB_HEARTBEAT_STALE_SECONDS = env_int("HUB_HEARTBEAT_STALE_SECONDS", 120, minimum=10)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = env_bool("HUB_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = env_bool("HUB_SECURE_COOKIES", False)

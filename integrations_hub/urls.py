@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from connectors import views as connector_views
+from integrations_hub.health.views import healthz
+from workflows import views as workflow_views
+
+urlpatterns = [
+    path("", workflow_views.dashboard, name="dashboard"),
+    path("healthz", healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("workflows/<int:workflow_id>/", workflow_views.workflow_detail, name="workflow_detail"),
+    path("workflows/<int:workflow_id>/run/", workflow_views.workflow_run_now, name="workflow_run_now"),
+    path("workflows/<int:workflow_id>/toggle/", workflow_views.workflow_toggle, name="workflow_toggle"),
+    path("runs/", workflow_views.run_index, name="run_list"),
+    path("runs/<int:run_id>/", workflow_views.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/status/", workflow_views.run_status, name="run_status"),
+    path("runs/<int:run_id>/records/", workflow_views.run_record_log, name="run_records"),
+    path("connections/", connector_views.connection_index, name="connection_list"),
+    path("connections/new/", connector_views.connection_new, name="connection_new"),
+    path("connections/<int:connection_id>/", connector_views.connection_detail, name="connection_detail"),
+    path("connections/<int:connection_id>/edit/", connector_views.connection_edit, name="connection_edit"),
+    path("connections/<int:connection_id>/test/", connector_views.connection_test_view, name="connection_test"),
+]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from integrations_hub.accounts.access import team_of, team_required
+from workflows.models import Run, RunRecord
+from workflows.selectors import run_get, run_list, run_records, runs_by_id, workflow_get, workflow_list
+from workflows.services.runs import run_request
+from workflows.services.workflow import workflow_set_enabled
+
+
+@team_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    workflows = list(workflow_list(team=team_of(request)))
+    last_runs = runs_by_id(ids=[w.last_run_id for w in workflows])  # type: ignore[attr-defined]
+    rows = [(w, last_runs.get(w.last_run_id)) for w in workflows]  # type: ignore[attr-defined]
+    return render(request, "workflows/dashboard.html", {"rows": rows})
+
+
+@team_required
+def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
+    runs = run_list(team=team_of(request), workflow_id=workflow.pk)[:20]
+    return render(request, "workflows/workflow_detail.html", {"workflow": workflow, "runs": runs})
+
+
+@require_POST
+@team_required
+def workflow_run_now(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
+    run = run_request(workflow=workflow, trigger=Run.Trigger.MANUAL)
+    if run is None:
+        messages.info(request, "A run of this workflow is already in progress.")
+        return redirect("workflow_detail", workflow_id=workflow.pk)
+    return redirect("run_detail", run_id=run.pk)
+
+
+@require_POST
+@team_required
+def workflow_toggle(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
+    enable = request.POST.get("enabled") == "on"
+    workflow_set_enabled(workflow=workflow, enabled=enable)
+    messages.success(request, f"{workflow.name} is now {'enabled' if enable else 'disabled'}.")
+    return redirect("workflow_detail", workflow_id=workflow.pk)
+
+
+@team_required
+def run_index(request: HttpRequest) -> HttpResponse:
+    team = team_of(request)
+    workflow_id = _int_or_none(request.GET.get("workflow"))
+    status = request.GET.get("status") or None
+    page = Paginator(run_list(team=team, workflow_id=workflow_id, status=status), 25).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "workflows": workflow_list(team=team).only("id", "name"),
+        "statuses": Run.Status.choices,
+        "selected_workflow": workflow_id,
+        "selected_status": status or "",
+    }
+    template = "workflows/partials/run_table.html" if request.htmx else "workflows/run_list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@team_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get(team=team_of(request), run_id=run_id)
+    context = {"run": run, **_records_context(request, run)}
+    return render(request, "workflows/run_detail.html", context)
+
+
+@team_required
+def run_status(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The run's header (status and counts); the page polls it while the run is active."""
+    run = run_get(team=team_of(request), run_id=run_id)
+    return render(request, "workflows/partials/run_summary.html", {"run": run})
+
+
+@team_required
+def run_record_log(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get(team=team_of(request), run_id=run_id)
+    return render(request, "workflows/partials/run_records.html", {"run": run, **_records_context(request, run)})
+
+
+def _records_context(request: HttpRequest, run: Run) -> dict[str, object]:
+    outcome = request.GET.get("outcome") or None
+    query = (request.GET.get("q") or "").strip() or None
+    records = run_records(run=run, outcome=outcome, query=query)
+    page = Paginator(records, settings.HUB_RUN_RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "records_page": page,
+        "outcomes": RunRecord.Outcome.choices,
+        "selected_outcome": outcome or "",
+        "query": query or "",
+    }
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
