@@ -14,7 +14,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
-FieldType = Literal["string", "number", "boolean", "date", "datetime", "enumeration", "email", "phone", "json"]
+FieldType = Literal[
+    "string", "number", "boolean", "date", "datetime", "enumeration", "email", "phone", "json"
+]
 
 
 class ConnectorError(Exception):
@@ -143,11 +145,15 @@ class ConnectorClient(abc.ABC):
     def discover_schema(self, object_name: str) -> ObjectSchema: ...
 
     @abc.abstractmethod
-    def list_changes(self, object_name: str, cursor: str | None, *, page_size: int = 100) -> Iterator[ChangePage]:
+    def list_changes(
+        self, object_name: str, cursor: str | None, *, page_size: int = 100
+    ) -> Iterator[ChangePage]:
         """Yield pages of records changed since `cursor` (None: from the beginning), oldest first."""
 
     @abc.abstractmethod
-    def upsert_batch(self, object_name: str, items: list[WriteItem], *, match_field: str) -> list[WriteResult]:
+    def upsert_batch(
+        self, object_name: str, items: list[WriteItem], *, match_field: str
+    ) -> list[WriteResult]:
         """Create or update each item, matched by `target_id` when given, else by `match_field`.
 
         Returns one result per item, in the same order. A record the system rejects is a

@@ -34,7 +34,11 @@ class ConnectionForm(forms.Form):
             )
 
     def config(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.config_names if self.cleaned_data.get(name) not in (None, "")}
+        return {
+            name: self.cleaned_data[name]
+            for name in self.config_names
+            if self.cleaned_data.get(name) not in (None, "")
+        }
 
     def credentials(self) -> dict[str, str]:
         return {name: self.cleaned_data.get(name) or "" for name in self.provider.credential_fields}

@@ -34,7 +34,9 @@ class Connection(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "name"], name="connection_unique_name_per_team")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="connection_unique_name_per_team")
+        ]
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -22,7 +22,9 @@ def get_provider(kind: str) -> type[Provider]:
     try:
         dotted = PROVIDERS[kind]
     except KeyError:
-        raise UnknownConnector(f"No connector of kind {kind!r}; known kinds: {', '.join(sorted(PROVIDERS))}") from None
+        raise UnknownConnector(
+            f"No connector of kind {kind!r}; known kinds: {', '.join(sorted(PROVIDERS))}"
+        ) from None
     module_name, _, attr = dotted.rpartition(".")
     provider: type[Provider] = getattr(import_module(module_name), attr)
     return provider

@@ -15,7 +15,9 @@ from integrations_hub.accounts.access import team_of, team_required
 
 @team_required
 def connection_index(request: HttpRequest) -> HttpResponse:
-    return render(request, "connectors/connection_list.html", {"connections": connection_list(team=team_of(request))})
+    return render(
+        request, "connectors/connection_list.html", {"connections": connection_list(team=team_of(request))}
+    )
 
 
 @team_required

@@ -77,7 +77,9 @@ def parse_database_url(name: str, url: str) -> dict[str, Any]:
         if parsed.netloc:
             raise ImproperlyConfiguredSetting(f"{name}: a sqlite URL has no host; use sqlite:////abs/path")
         if not path or path == "/":
-            raise ImproperlyConfiguredSetting(f"{name}: a sqlite URL needs a file path, e.g. sqlite:///data/db")
+            raise ImproperlyConfiguredSetting(
+                f"{name}: a sqlite URL needs a file path, e.g. sqlite:///data/db"
+            )
         # sqlite:///rel/path is relative to the working folder; sqlite:////abs/path is absolute.
         return {"ENGINE": engine, "NAME": path[1:]}
     db_name = unquote(parsed.path.lstrip("/"))

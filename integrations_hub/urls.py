@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from connectors import views as connector_views
+from integrations_hub.accounts import views as account_views
 from integrations_hub.health.views import healthz
 from workflows import views as workflow_views
 
@@ -14,6 +15,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("team/", account_views.team_detail, name="team"),
+    path("team/members/", account_views.member_add, name="member_add"),
+    path("team/members/<int:membership_id>/role/", account_views.member_role, name="member_role"),
     path("workflows/<int:workflow_id>/", workflow_views.workflow_detail, name="workflow_detail"),
     path("workflows/<int:workflow_id>/run/", workflow_views.workflow_run_now, name="workflow_run_now"),
     path("workflows/<int:workflow_id>/toggle/", workflow_views.workflow_toggle, name="workflow_toggle"),
@@ -25,5 +29,7 @@ urlpatterns = [
     path("connections/new/", connector_views.connection_new, name="connection_new"),
     path("connections/<int:connection_id>/", connector_views.connection_detail, name="connection_detail"),
     path("connections/<int:connection_id>/edit/", connector_views.connection_edit, name="connection_edit"),
-    path("connections/<int:connection_id>/test/", connector_views.connection_test_view, name="connection_test"),
+    path(
+        "connections/<int:connection_id>/test/", connector_views.connection_test_view, name="connection_test"
+    ),
 ]

@@ -18,16 +18,22 @@ class TeamFactory(factory.django.DjangoModelFactory):
 
 
 def member(*, team: Team, username: str, role: str) -> Any:
-    user = get_user_model().objects.create_user(username=username, password="pw-for-tests")  # noqa: S106
+    user = get_user_model().objects.create_user(username=username, password="pw-for-tests")
     Membership.objects.create(user=user, team=team, role=role)
     return user
 
 
-def hubspot_connection(*, team: Team, base_url: str, token: str = "demo-crm-token", name: str = "CRM") -> Connection:
+def hubspot_connection(
+    *, team: Team, base_url: str, token: str = "demo-crm-token", name: str = "CRM"
+) -> Connection:
     from connectors.services import connection_create
 
     return connection_create(
-        team=team, name=name, kind="hubspot", config={"base_url": base_url}, credentials={"access_token": token}
+        team=team,
+        name=name,
+        kind="hubspot",
+        config={"base_url": base_url},
+        credentials={"access_token": token},
     )
 
 

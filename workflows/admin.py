@@ -7,7 +7,14 @@ from workflows.models import RecordLink, Run, RunRecord, TriggerCursor, Workflow
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    list_display = ("name", "team", "source_connection", "target_connection", "enabled", "poll_interval_seconds")
+    list_display = (
+        "name",
+        "team",
+        "source_connection",
+        "target_connection",
+        "enabled",
+        "poll_interval_seconds",
+    )
     list_filter = ("enabled", "team")
     search_fields = ("name",)
     raw_id_fields = ("periodic_task",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from connectors.models import Connection
@@ -19,14 +20,26 @@ DEMO_EDITOR = ("editor", "demo-editor-pass")
 DEMO_WORKFLOW = "CRM contacts → Helpdesk users"
 
 # CRM contact → helpdesk user. Names are joined, emails normalised, the tier picklist mapped
-# onto the helpdesk's own option values; a location line is built from city and country.
+# value by value, numbers and yes/no values coerced, and a location line built from city and country.
 DEMO_MAPPING: dict[str, object] = {
     "fields": [
-        {"target": "name", "source": ["firstname", "lastname"], "transforms": [{"name": "join", "args": {"separator": " "}}]},
+        {
+            "target": "name",
+            "source": ["firstname", "lastname"],
+            "transforms": [{"name": "join", "args": {"separator": " "}}],
+        },
         {"target": "email", "source": ["email"], "transforms": [{"name": "trim"}, {"name": "lower"}]},
         {"target": "phone", "source": ["phone"], "transforms": [{"name": "trim"}]},
-        {"target": "external_id", "source": ["hs_object_id"], "transforms": [{"name": "format", "args": {"template": "crm-{hs_object_id}"}}]},
-        {"target": "details", "source": ["city", "country"], "transforms": [{"name": "join", "args": {"separator": ", "}}]},
+        {
+            "target": "external_id",
+            "source": ["hs_object_id"],
+            "transforms": [{"name": "format", "args": {"template": "crm-{hs_object_id}"}}],
+        },
+        {
+            "target": "details",
+            "source": ["city", "country"],
+            "transforms": [{"name": "join", "args": {"separator": ", "}}],
+        },
         {
             "target": "user_fields.customer_tier",
             "source": ["customer_tier"],
@@ -34,11 +47,23 @@ DEMO_MAPPING: dict[str, object] = {
                 {
                     "name": "value_map",
                     "args": {
-                        "map": {"bronze": "tier_bronze", "silver": "tier_silver", "gold": "tier_gold", "platinum": "tier_platinum"},
+                        "map": {
+                            "bronze": "bronze",
+                            "silver": "silver",
+                            "gold": "gold",
+                            "platinum": "platinum",
+                        },
                         "unmapped": "drop",
+                        "case_insensitive": True,
                     },
                 }
             ],
+        },
+        {"target": "user_fields.nps_score", "source": ["nps_score"], "transforms": [{"name": "to_integer"}]},
+        {
+            "target": "user_fields.newsletter_opt_in",
+            "source": ["newsletter_opt_in"],
+            "transforms": [{"name": "to_boolean"}],
         },
     ]
 }
@@ -53,14 +78,14 @@ class DemoSetup:
 @transaction.atomic
 def demo_seed(*, crm_url: str, helpdesk_url: str, poll_interval_seconds: int = 30) -> DemoSetup:
     team, _ = Team.objects.get_or_create(name=DEMO_TEAM)
-    admin = member_create(team=team, username=DEMO_ADMIN[0], password=DEMO_ADMIN[1], role=Membership.Role.ADMIN)
+    admin = member_create(
+        team=team, username=DEMO_ADMIN[0], password=DEMO_ADMIN[1], role=Membership.Role.ADMIN
+    )
     # The demo admin also operates the instance, so it may open Django's admin.
-    type(admin).objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
+    get_user_model().objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
     member_create(team=team, username=DEMO_EDITOR[0], password=DEMO_EDITOR[1], role=Membership.Role.EDITOR)
 
-    crm = _connection(
-        team, "Demo CRM", "hubspot", {"base_url": crm_url}, {"access_token": "demo-crm-token"}
-    )
+    crm = _connection(team, "Demo CRM", "hubspot", {"base_url": crm_url}, {"access_token": "demo-crm-token"})
     helpdesk = _connection(
         team,
         "Demo Helpdesk",
@@ -88,7 +113,9 @@ def demo_seed(*, crm_url: str, helpdesk_url: str, poll_interval_seconds: int = 3
     return DemoSetup(team=team, workflow=workflow)
 
 
-def _connection(team: Team, name: str, kind: str, config: dict[str, object], secrets: dict[str, str]) -> Connection:
+def _connection(
+    team: Team, name: str, kind: str, config: dict[str, object], secrets: dict[str, str]
+) -> Connection:
     existing = Connection.objects.filter(team=team, name=name).first()
     if existing is None:
         return connection_create(team=team, name=name, kind=kind, config=config, credentials=secrets)

@@ -51,8 +51,12 @@ class TriggerCursor(models.Model):
     """Where the trigger has read up to. Advanced only in the transaction that records what was read."""
 
     workflow = models.OneToOneField(Workflow, on_delete=models.CASCADE, related_name="cursor")
-    value = models.TextField(null=True, blank=True)
+    # NULL means "from the beginning", which is not the same as an empty cursor string.
+    value = models.TextField(null=True, blank=True)  # noqa: DJ001
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"cursor of {self.workflow_id}: {self.value}"
 
 
 class RecordLink(models.Model):
@@ -69,6 +73,9 @@ class RecordLink(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workflow", "source_id"], name="link_unique_source")]
         indexes = [models.Index(fields=["workflow", "target_id"], name="link_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.target_id}"
 
 
 class Run(models.Model):
@@ -146,3 +153,6 @@ class RunRecord(models.Model):
             models.Index(fields=["run", "outcome"], name="runrecord_outcome_idx"),
             models.Index(fields=["record_key"], name="runrecord_key_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}: {self.outcome}"

@@ -47,7 +47,5 @@ def run_records(*, run: Run, outcome: str | None = None, query: str | None = Non
     if outcome:
         records = records.filter(outcome=outcome)
     if query:
-        records = records.filter(
-            Q(record_key__icontains=query) | Q(source_id=query) | Q(target_id=query)
-        )
+        records = records.filter(Q(record_key__icontains=query) | Q(source_id=query) | Q(target_id=query))
     return records.order_by("id")

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from integrations_hub.accounts.access import team_of, team_required
-from workflows.models import Run, RunRecord
+from workflows.models import Run, RunRecord, Workflow
 from workflows.selectors import run_get, run_list, run_records, runs_by_id, workflow_get, workflow_list
 from workflows.services.runs import run_request
 from workflows.services.workflow import workflow_set_enabled
@@ -60,7 +60,7 @@ def run_index(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "page": page,
-        "workflows": workflow_list(team=team).only("id", "name"),
+        "workflows": Workflow.objects.filter(team=team).only("id", "name").order_by("name"),
         "statuses": Run.Status.choices,
         "selected_workflow": workflow_id,
         "selected_status": status or "",
@@ -86,7 +86,9 @@ def run_status(request: HttpRequest, run_id: int) -> HttpResponse:
 @team_required
 def run_record_log(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get(team=team_of(request), run_id=run_id)
-    return render(request, "workflows/partials/run_records.html", {"run": run, **_records_context(request, run)})
+    return render(
+        request, "workflows/partials/run_records.html", {"run": run, **_records_context(request, run)}
+    )
 
 
 def _records_context(request: HttpRequest, run: Run) -> dict[str, object]:

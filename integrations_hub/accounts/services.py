@@ -8,7 +8,9 @@ from integrations_hub.accounts.models import Membership, Team
 
 
 @transaction.atomic
-def member_create(*, team: Team, username: str, password: str, role: str, email: str = "") -> AbstractBaseUser:
+def member_create(
+    *, team: Team, username: str, password: str, role: str, email: str = ""
+) -> AbstractBaseUser:
     """Create a user in a team, or reset the password and role of an existing one (safe to repeat)."""
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(username=username, defaults={"email": email})
@@ -16,3 +18,21 @@ def member_create(*, team: Team, username: str, password: str, role: str, email:
     user.save()
     Membership.objects.update_or_create(user=user, defaults={"team": team, "role": role})
     return user
+
+
+class LastAdminError(ValueError):
+    pass
+
+
+@transaction.atomic
+def member_set_role(*, membership: Membership, role: str) -> Membership:
+    """Change a member's role; a team always keeps at least one admin."""
+    if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
+        admins = Membership.objects.select_for_update().filter(
+            team=membership.team, role=Membership.Role.ADMIN
+        )
+        if admins.count() <= 1:
+            raise LastAdminError("A team needs at least one admin; make someone else admin first.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership

@@ -24,7 +24,7 @@ def heartbeat_record(*, role: str, hostname: str) -> None:
 class WorkerHeartbeatStep(bootsteps.StartStopStep):
     """Records the worker as alive every few seconds, independent of beat and of any task."""
 
-    requires = {"celery.worker.components:Timer"}
+    requires = ("celery.worker.components:Timer",)
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
@@ -41,7 +41,7 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
     def _beat(self, worker: Any) -> None:
         try:
             heartbeat_record(role=Heartbeat.Role.WORKER, hostname=worker.hostname)
-        except Exception:  # noqa: BLE001 - a heartbeat must never take the worker down
+        except Exception:
             import logging
 
             logging.getLogger(__name__).exception("could not record the worker heartbeat")
@@ -58,7 +58,7 @@ class HeartbeatScheduler(DatabaseScheduler):
             self._last_heartbeat = now
             try:
                 heartbeat_record(role=Heartbeat.Role.BEAT, hostname=socket.gethostname())
-            except Exception:  # noqa: BLE001
+            except Exception:
                 import logging
 
                 logging.getLogger(__name__).exception("could not record the beat heartbeat")

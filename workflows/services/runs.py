@@ -107,7 +107,9 @@ def run_execute(*, run_id: int) -> None:
     if not run_claim(run_id=run_id):
         logger.info("run %s already claimed; nothing to do", run_id)
         return
-    run = Run.objects.select_related("workflow__source_connection", "workflow__target_connection").get(pk=run_id)
+    run = Run.objects.select_related("workflow__source_connection", "workflow__target_connection").get(
+        pk=run_id
+    )
     workflow = run.workflow
     source_connection = workflow.source_connection
     target_connection = workflow.target_connection
@@ -120,7 +122,9 @@ def run_execute(*, run_id: int) -> None:
         cursor, _ = TriggerCursor.objects.get_or_create(workflow=workflow)
         batch_size = _batch_size(target_connection, workflow.target_object)
         for page in _pages(source_connection, source, workflow.source_object, cursor.value, batch_size):
-            _process_page(run=run, workflow=workflow, page=page, mapping=mapping, target=target, batch_size=batch_size)
+            _process_page(
+                run=run, workflow=workflow, page=page, mapping=mapping, target=target, batch_size=batch_size
+            )
             _record_http_stats(run, clients)
     except _SideError as exc:
         connection_record_error(connection=exc.connection, error=exc.error)
@@ -169,10 +173,13 @@ def _process_page(
 ) -> None:
     source_ids = [record.id for record in page.records]
     existing = {
-        link.source_id: link for link in RecordLink.objects.filter(workflow=workflow, source_id__in=source_ids)
+        link.source_id: link
+        for link in RecordLink.objects.filter(workflow=workflow, source_id__in=source_ids)
     }
     link_states = {
-        source_id: LinkState(target_id=link.target_id, last_fingerprint=link.last_fingerprint, last_values=link.last_values)
+        source_id: LinkState(
+            target_id=link.target_id, last_fingerprint=link.last_fingerprint, last_values=link.last_values
+        )
         for source_id, link in existing.items()
     }
     planned = plan_batch(page.records, mapping, link_states, match_field=workflow.match_field)
@@ -186,7 +193,9 @@ def _process_page(
     link_updates: list[RecordLink] = []
     counts: dict[str, int] = {}
     for item in planned:
-        record, link = _outcome(run, workflow, item, results.get(item.source_id), existing.get(item.source_id))
+        record, link = _outcome(
+            run, workflow, item, results.get(item.source_id), existing.get(item.source_id)
+        )
         outcomes.append(record)
         counts[record.outcome] = counts.get(record.outcome, 0) + 1
         if link is not None:
@@ -203,7 +212,9 @@ def _process_page(
         )
 
 
-def _write_chunk(workflow: Workflow, target: ConnectorClient, chunk: list[WriteItem]) -> dict[str, WriteResult]:
+def _write_chunk(
+    workflow: Workflow, target: ConnectorClient, chunk: list[WriteItem]
+) -> dict[str, WriteResult]:
     try:
         results = target.upsert_batch(workflow.target_object, chunk, match_field=workflow.match_field)
     except ConnectorError as exc:
@@ -243,7 +254,7 @@ def _outcome(
     new_link = link or RecordLink(workflow=workflow, source_id=item.source_id)
     new_link.target_id = target_id
     new_link.match_value = str(item.match_value or "")[:255]
-    new_link.last_fingerprint = item.fingerprint
+    new_link.last_fingerprint = item.fingerprint or ""
     new_link.last_values = dict(item.values)
     return RunRecord(**base, target_id=target_id, outcome=outcome, diff=diff, dropped=dropped), new_link
 

@@ -26,6 +26,11 @@ def _port_free(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) != 0
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # Treat `kill` like Ctrl-C so the children are stopped too.
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the demo: sandbox CRM and helpdesk, web server, Celery worker and beat."
 
@@ -33,7 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HUB_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("HUB_PORT", "8000")))
         parser.add_argument("--crm-port", type=int, default=int(os.environ.get("HUB_CRM_PORT", "8101")))
-        parser.add_argument("--helpdesk-port", type=int, default=int(os.environ.get("HUB_HELPDESK_PORT", "8102")))
+        parser.add_argument(
+            "--helpdesk-port", type=int, default=int(os.environ.get("HUB_HELPDESK_PORT", "8102"))
+        )
         parser.add_argument("--contacts", type=int, default=300, help="demo contacts seeded in the CRM")
         parser.add_argument("--poll-seconds", type=int, default=30)
 
@@ -50,7 +57,7 @@ class Command(BaseCommand):
         log_dir = data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             crm_url = self._sandbox("crm", ports["crm"], data_dir, log_dir, options["contacts"])
             helpdesk_url = self._sandbox("helpdesk", ports["helpdesk"], data_dir, log_dir, 0)
@@ -63,18 +70,43 @@ class Command(BaseCommand):
             )
             python = sys.executable
             celery = [python, "-m", "celery", "-A", "integrations_hub"]
-            self._start("worker", [*celery, "worker", "--loglevel=INFO", "--concurrency=2", "-n", "worker@%h"], log_dir)
+            self._start(
+                "worker",
+                [
+                    *celery,
+                    "worker",
+                    "--loglevel=INFO",
+                    "--concurrency=2",
+                    "-n",
+                    "worker@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                log_dir,
+            )
             self._start("beat", [*celery, "beat", "--loglevel=INFO"], log_dir)
             self._start(
                 "web",
-                [python, "-m", "gunicorn", "integrations_hub.wsgi", "--bind", f"{host}:{ports['web']}",
-                 "--workers", "2", "--access-logfile", "-"],
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "integrations_hub.wsgi",
+                    "--bind",
+                    f"{host}:{ports['web']}",
+                    "--workers",
+                    "2",
+                    "--access-logfile",
+                    "-",
+                ],
                 log_dir,
             )
             self._wait_for_port(ports["web"], "web")
             url = f"http://{host}:{ports['web']}/"
             self.stdout.write(self.style.SUCCESS(f"\nIntegrations Hub is running at {url}"))
-            self.stdout.write(f"  log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} (admin) or {DEMO_EDITOR[0]} / {DEMO_EDITOR[1]} (editor)")
+            self.stdout.write(
+                f"  log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} (admin) or {DEMO_EDITOR[0]} / {DEMO_EDITOR[1]} (editor)"
+            )
             self.stdout.write(f"  sandbox CRM {crm_url} · sandbox helpdesk {helpdesk_url}")
             self.stdout.write(f"  health {url}healthz · logs in {log_dir}/")
             self.stdout.write("  Press Ctrl-C to stop everything.\n")
@@ -108,7 +140,9 @@ class Command(BaseCommand):
                 return
             self._check_alive()
             time.sleep(0.2)
-        raise CommandError(f"{name} did not start listening on port {port} within {timeout:.0f} s; see its log.")
+        raise CommandError(
+            f"{name} did not start listening on port {port} within {timeout:.0f} s; see its log."
+        )
 
     def _check_alive(self) -> None:
         for name, process in self.children:
@@ -121,9 +155,10 @@ class Command(BaseCommand):
             time.sleep(1)
 
     def _stop_all(self) -> None:
+        # SIGTERM to each leader only: Celery's worker then shuts its own pool down warmly.
         for _name, process in reversed(self.children):
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         deadline = time.monotonic() + 15
         for name, process in reversed(self.children):
             try:

@@ -1,0 +1,488 @@
+"""HubSpot CRM v3 client: contacts and companies through the objects, search, batch and properties APIs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from connectors.base import (
+    AuthenticationError,
+    ChangePage,
+    ConnectionConfig,
+    ConnectionSettings,
+    ConnectorClient,
+    ConnectorError,
+    FieldSchema,
+    FieldType,
+    ObjectSchema,
+    PicklistOption,
+    SourceRecord,
+    WriteItem,
+    WriteResult,
+)
+from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
+
+logger = logging.getLogger(__name__)
+
+HUBSPOT_API_URL = "https://api.hubapi.com"
+OBJECTS: dict[str, str] = {"contacts": "Contacts", "companies": "Companies"}
+MAX_BATCH = 100
+MAX_SEARCH_PAGE = 100
+# HubSpot search refuses to page past this offset; see `list_changes` for how we stay under it.
+SEARCH_OFFSET_LIMIT = 10_000
+# HubSpot names the modification-time property differently per object; contacts keep the old name.
+_MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+_MODIFIED_FALLBACKS = ("hs_lastmodifieddate", "lastmodifieddate")
+# Statuses for which HubSpot rejects the records we sent rather than the request as such.
+_RECORD_REJECTIONS = frozenset({400, 404, 409, 422})
+
+_SIMPLE_TYPES: dict[str, FieldType] = {
+    "number": "number",
+    "bool": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "phone_number": "phone",
+    "json": "json",
+}
+
+
+class HubSpotConfig(ConnectionConfig):
+    base_url: str = HUBSPOT_API_URL
+
+
+_INVALID_PREFIX = "Property values were not valid: "
+
+
+def hubspot_message(response: HttpResponse) -> str | None:
+    """HubSpot's own error text (its `message`), which is what a person needs to fix the record.
+
+    Validation errors embed a JSON list of per-property results in the message; we keep HubSpot's
+    wording but list each distinct problem once instead of echoing raw JSON.
+    """
+    data = response.data
+    if not isinstance(data, dict):
+        return None
+    message = data.get("message")
+    if not isinstance(message, str) or not message.strip():
+        return None
+    message = message.strip()
+    if message.startswith(_INVALID_PREFIX):
+        try:
+            problems = json.loads(message[len(_INVALID_PREFIX) :])
+        except ValueError:
+            return message
+        if isinstance(problems, list):
+            texts = [str(p["message"]) for p in problems if isinstance(p, dict) and p.get("message")]
+            if texts:
+                return _INVALID_PREFIX + "; ".join(dict.fromkeys(texts))
+    return message
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """HubSpot sends ISO 8601 (`...123Z`) in v3 and epoch milliseconds in older shapes; accept both."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _epoch_ms(moment: datetime) -> int:
+    # Integer arithmetic on the parts: float timestamps can be off by one millisecond.
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def encode_cursor(since_ms: int) -> str:
+    return json.dumps({"since_ms": since_ms}, separators=(",", ":"))
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None or not cursor.strip():
+        return None
+    try:
+        data = json.loads(cursor)
+        since = data["since_ms"]
+    except (ValueError, TypeError, KeyError):
+        raise ConnectorError(f"Not a HubSpot cursor: {cursor!r}", permanent=True) from None
+    if not isinstance(since, int) or isinstance(since, bool):
+        raise ConnectorError(f"Not a HubSpot cursor: {cursor!r}", permanent=True)
+    return since
+
+
+def to_hubspot_value(value: Any) -> str:
+    """HubSpot stores every property value as a string; an empty string clears a property."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set | frozenset):
+        # Multi-select properties take their values separated by semicolons.
+        return ";".join(to_hubspot_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return str(value)
+
+
+def _field_type(prop: Mapping[str, Any]) -> FieldType:
+    kind = str(prop.get("type") or "string")
+    field_type = str(prop.get("fieldType") or "")
+    if kind == "enumeration":
+        # Old-style checkboxes are enumerations of "true"/"false"; they behave as booleans.
+        return "boolean" if field_type == "booleancheckbox" else "enumeration"
+    if kind in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[kind]
+    if field_type == "phonenumber":
+        return "phone"
+    if prop.get("name") == "email" or field_type == "email":
+        return "email"
+    return "string"
+
+
+def field_from_property(prop: Mapping[str, Any]) -> FieldSchema:
+    field_type = _field_type(prop)
+    options: tuple[PicklistOption, ...] = ()
+    if field_type == "enumeration":
+        ordered = sorted(
+            (o for o in prop.get("options") or [] if not o.get("hidden")),
+            key=lambda o: o.get("displayOrder", 0) if isinstance(o.get("displayOrder"), int) else 0,
+        )
+        options = tuple(
+            PicklistOption(value=str(o.get("value")), label=str(o.get("label") or o.get("value")))
+            for o in ordered
+        )
+    metadata = prop.get("modificationMetadata") or {}
+    read_only = bool(metadata.get("readOnlyValue")) or bool(prop.get("calculated"))
+    return FieldSchema(
+        name=str(prop["name"]),
+        label=str(prop.get("label") or prop["name"]),
+        type=field_type,
+        read_only=read_only,
+        custom=not prop.get("hubspotDefined", False),
+        options=options,
+    )
+
+
+def _normalise_key(value: str) -> str:
+    return value.strip().lower()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One item of the caller's batch, remembered with its position so results can be put back in order."""
+
+    index: int
+    item: WriteItem
+    match_value: str | None = None
+
+
+class HubSpotClient(ConnectorClient):
+    def __init__(self, settings: ConnectionSettings) -> None:
+        super().__init__(settings)
+        self.config = HubSpotConfig.model_validate(dict(settings.config))
+        self._token = settings.credentials.get("access_token", "") or ""
+        self.http = HttpClient(
+            self.config.base_url,
+            auth=self._authenticate,
+            secrets=[self._token],
+            system="HubSpot",
+            error_message=hubspot_message,
+        )
+        self._schemas: dict[str, ObjectSchema] = {}
+
+    def _authenticate(self, headers: MutableMapping[str, str]) -> None:
+        if not self._token:
+            raise AuthenticationError(
+                "No HubSpot access token is configured for this connection.", status=None
+            )
+        bearer_auth(self._token)(headers)
+
+    # -- contract ----------------------------------------------------------------------------------
+
+    def test(self) -> str:
+        try:
+            self.http.get("/crm/v3/objects/contacts", params={"limit": 1, "archived": "false"})
+        except HttpAuthenticationError as exc:
+            detail = hubspot_message(exc.response) or exc.message
+            if exc.status == 403:
+                raise AuthenticationError(
+                    f"HubSpot refused access to contacts (check the private app's scopes): {detail}",
+                    status=403,
+                ) from None
+            raise AuthenticationError(
+                f"HubSpot rejected the access token: {detail}", status=exc.status
+            ) from None
+        host = urlsplit(self.config.base_url).hostname or self.config.base_url
+        return f"HubSpot CRM at {host}"
+
+    def discover_schema(self, object_name: str) -> ObjectSchema:
+        self._check_object(object_name)
+        cached = self._schemas.get(object_name)
+        if cached is not None:
+            return cached
+        response = self.http.get(f"/crm/v3/properties/{object_name}", params={"archived": "false"})
+        results = response.data.get("results", []) if isinstance(response.data, dict) else []
+        fields = tuple(field_from_property(prop) for prop in results if prop.get("name"))
+        schema = ObjectSchema(name=object_name, label=OBJECTS[object_name], fields=fields)
+        self._schemas[object_name] = schema
+        return schema
+
+    def list_changes(
+        self, object_name: str, cursor: str | None, *, page_size: int = 100
+    ) -> Iterator[ChangePage]:
+        """Search by modification time, ascending, re-anchoring the search on every page.
+
+        Each page's cursor is "everything modified at or after the newest record of this page": all
+        records not yet yielded sort at or after it, so resuming from it repeats a few records at
+        that exact millisecond but never skips one.
+
+        Within one read we also re-anchor the search (filter >= newest time seen, offset = how many
+        records at exactly that time we already have) instead of paging one search with a growing
+        offset. That keeps the offset tiny, far from HubSpot's 10,000 cap, and means a record edited
+        while we page (it jumps to the end of the ordering) cannot shift unread records into the
+        part of the result we have already passed.
+        """
+        schema = self.discover_schema(object_name)
+        modified = self._modified_property(object_name, schema)
+        properties = [f.name for f in schema.fields]
+        limit = max(1, min(page_size, MAX_SEARCH_PAGE))
+        since = decode_cursor(cursor)
+        offset = 0
+        while True:
+            if offset >= SEARCH_OFFSET_LIMIT:
+                raise ConnectorError(
+                    f"More than {SEARCH_OFFSET_LIMIT} HubSpot {object_name} share the modification time "
+                    f"{since} ms; HubSpot search cannot page through them.",
+                    permanent=True,
+                )
+            body: dict[str, Any] = {
+                "filterGroups": (
+                    [{"filters": [{"propertyName": modified, "operator": "GTE", "value": str(since)}]}]
+                    if since is not None
+                    else []
+                ),
+                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                "properties": properties,
+                "limit": limit,
+            }
+            if offset:
+                body["after"] = str(offset)
+            response = self.http.post(f"/crm/v3/objects/{object_name}/search", json=body)
+            data = response.data if isinstance(response.data, dict) else {}
+            records = [self._record(raw, modified) for raw in data.get("results") or []]
+            more = bool(((data.get("paging") or {}).get("next") or {}).get("after"))
+            if not records:
+                yield ChangePage(
+                    records=[], cursor=encode_cursor(since) if since is not None else cursor, has_more=False
+                )
+                return
+            newest = _epoch_ms(records[-1].updated_at)
+            at_newest = sum(1 for r in records if _epoch_ms(r.updated_at) == newest)
+            if since is not None and newest == since:
+                # The whole page sits on the anchor millisecond: step over it within the same anchor.
+                offset += len(records)
+            else:
+                offset = at_newest
+            since = newest
+            yield ChangePage(records=records, cursor=encode_cursor(since), has_more=more)
+            if not more:
+                return
+
+    def upsert_batch(
+        self, object_name: str, items: list[WriteItem], *, match_field: str
+    ) -> list[WriteResult]:
+        self._check_object(object_name)
+        results: dict[int, WriteResult] = {}
+        updates: list[_Entry] = []
+        upserts: list[_Entry] = []
+        for index, item in enumerate(items):
+            if item.target_id:
+                updates.append(_Entry(index, item))
+                continue
+            raw = item.fields.get(match_field)
+            match_value = to_hubspot_value(raw).strip() if raw is not None else ""
+            if not match_value:
+                results[index] = WriteResult(
+                    key=item.key,
+                    ok=False,
+                    error=f"No {match_field} to match the HubSpot record on; the record was not written.",
+                )
+                continue
+            upserts.append(_Entry(index, item, match_value))
+
+        for chunk in _chunks(updates, MAX_BATCH):
+            results.update(self._write(object_name, "update", chunk, match_field))
+        # HubSpot rejects a batch that names the same record twice, so repeats go in a later round.
+        for round_entries in _unique_rounds(upserts):
+            for chunk in _chunks(round_entries, MAX_BATCH):
+                results.update(self._write(object_name, "upsert", chunk, match_field))
+        return [results[i] for i in range(len(items))]
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _check_object(self, object_name: str) -> None:
+        if object_name not in OBJECTS:
+            raise ConnectorError(
+                f"HubSpot has no object {object_name!r} here; supported: {', '.join(OBJECTS)}.",
+                permanent=True,
+            )
+
+    def _modified_property(self, object_name: str, schema: ObjectSchema) -> str:
+        preferred = _MODIFIED_PROPERTY[object_name]
+        if schema.field(preferred) is not None or not schema.fields:
+            return preferred
+        return next((name for name in _MODIFIED_FALLBACKS if schema.field(name) is not None), preferred)
+
+    def _record(self, raw: Mapping[str, Any], modified: str) -> SourceRecord:
+        properties = dict(raw.get("properties") or {})
+        updated = (
+            parse_timestamp(properties.get(modified))
+            or parse_timestamp(raw.get("updatedAt"))
+            or parse_timestamp(properties.get("createdate"))
+            or parse_timestamp(raw.get("createdAt"))
+        )
+        if updated is None:
+            raise ConnectorError(f"HubSpot record {raw.get('id')} has no modification time.", permanent=True)
+        return SourceRecord(id=str(raw.get("id")), updated_at=updated, fields=properties)
+
+    def _write(
+        self, object_name: str, kind: Literal["update", "upsert"], entries: Sequence[_Entry], match_field: str
+    ) -> dict[int, WriteResult]:
+        """Write one batch; when HubSpot rejects the batch as a whole, split it to find the bad records."""
+        try:
+            response = self._send_batch(object_name, kind, entries, match_field)
+        except HttpError as exc:
+            if exc.status not in _RECORD_REJECTIONS:
+                raise
+            if len(entries) == 1:
+                entry = entries[0]
+                message = hubspot_message(exc.response) if exc.response is not None else None
+                return {entry.index: WriteResult(key=entry.item.key, ok=False, error=message or exc.message)}
+            # One invalid input fails HubSpot's whole batch; halving isolates the bad ones in
+            # O(bad * log n) calls while the valid records still go through.
+            middle = len(entries) // 2
+            results = self._write(object_name, kind, entries[:middle], match_field)
+            results.update(self._write(object_name, kind, entries[middle:], match_field))
+            return results
+        return self._map_results(kind, entries, response, match_field)
+
+    def _send_batch(
+        self, object_name: str, kind: Literal["update", "upsert"], entries: Sequence[_Entry], match_field: str
+    ) -> HttpResponse:
+        inputs: list[dict[str, Any]] = []
+        for entry in entries:
+            properties = {name: to_hubspot_value(value) for name, value in entry.item.fields.items()}
+            if kind == "update":
+                inputs.append({"id": entry.item.target_id, "properties": properties})
+            else:
+                # The match value also goes in the properties so the result carries it back to us.
+                properties[match_field] = entry.match_value or ""
+                inputs.append({"id": entry.match_value, "idProperty": match_field, "properties": properties})
+        return self.http.post(f"/crm/v3/objects/{object_name}/batch/{kind}", json={"inputs": inputs})
+
+    def _map_results(
+        self,
+        kind: Literal["update", "upsert"],
+        entries: Sequence[_Entry],
+        response: HttpResponse,
+        match_field: str,
+    ) -> dict[int, WriteResult]:
+        data = response.data if isinstance(response.data, dict) else {}
+        records = [r for r in data.get("results") or [] if isinstance(r, dict)]
+
+        def key_of(entry: _Entry) -> str:
+            if kind == "update":
+                return entry.item.target_id or ""
+            return _normalise_key(entry.match_value or "")
+
+        def record_key(record: Mapping[str, Any]) -> str:
+            if kind == "update":
+                return str(record.get("id"))
+            return _normalise_key(str((record.get("properties") or {}).get(match_field) or ""))
+
+        # HubSpot does not promise results in input order, so match them on the id / match value.
+        by_key = {record_key(r): r for r in records}
+        results: dict[int, WriteResult] = {}
+        unmatched_entries = [e for e in entries if key_of(e) not in by_key]
+        used = {key_of(e) for e in entries if key_of(e) in by_key}
+        unmatched_records = [r for r in records if record_key(r) not in used]
+        pairs: list[tuple[_Entry, Mapping[str, Any]]] = [
+            (e, by_key[key_of(e)]) for e in entries if key_of(e) in by_key
+        ]
+        if unmatched_entries and len(unmatched_entries) == len(unmatched_records):
+            # HubSpot may normalise the match value (case, whitespace); fall back to input order.
+            pairs.extend(zip(unmatched_entries, unmatched_records, strict=True))
+            unmatched_entries = []
+        for entry, record in pairs:
+            created = kind == "upsert" and bool(record.get("new"))
+            results[entry.index] = WriteResult(
+                key=entry.item.key,
+                ok=True,
+                target_id=str(record.get("id")),
+                action="created" if created else "updated",
+            )
+        if unmatched_entries:
+            errors = _errors_by_id(data.get("errors") or [])
+            for entry in unmatched_entries:
+                message = (
+                    errors.get(key_of(entry))
+                    or errors.get("*")
+                    or "HubSpot returned no result for this record."
+                )
+                results[entry.index] = WriteResult(key=entry.item.key, ok=False, error=message)
+        return results
+
+
+def _errors_by_id(errors: Sequence[Any]) -> dict[str, str]:
+    """Multi-status (207) errors keyed by the ids they name; "*" for errors that name none."""
+    found: dict[str, str] = {}
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        message = str(error.get("message") or error.get("category") or "Rejected by HubSpot")
+        ids = (error.get("context") or {}).get("ids") or []
+        if not ids:
+            found.setdefault("*", message)
+        for value in ids:
+            found[_normalise_key(str(value))] = message
+    return found
+
+
+def _chunks(entries: Sequence[_Entry], size: int) -> Iterator[Sequence[_Entry]]:
+    for start in range(0, len(entries), size):
+        yield entries[start : start + size]
+
+
+def _unique_rounds(entries: Sequence[_Entry]) -> list[list[_Entry]]:
+    rounds: list[list[_Entry]] = []
+    seen: list[set[str]] = []
+    for entry in entries:
+        key = _normalise_key(entry.match_value or "")
+        for keys, bucket in zip(seen, rounds, strict=True):
+            if key not in keys:
+                keys.add(key)
+                bucket.append(entry)
+                break
+        else:
+            seen.append({key})
+            rounds.append([entry])
+    return rounds

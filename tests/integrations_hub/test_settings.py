@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integrations_hub.env import (
+    ImproperlyConfiguredSetting,
+    check_broker_url,
+    env_bool,
+    env_int,
+    parse_database_url,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_postgres_url_becomes_a_database_entry() -> None:
+    entry = parse_database_url(
+        "DATABASE_URL", "postgres://hub:s%40cret@db.example:5433/hubdb?sslmode=require"
+    )
+    assert entry["ENGINE"] == "django.db.backends.postgresql"
+    assert (entry["NAME"], entry["USER"], entry["PASSWORD"]) == ("hubdb", "hub", "s@cret")
+    assert (entry["HOST"], entry["PORT"]) == ("db.example", "5433")
+    assert entry["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_sqlite_url_keeps_relative_and_absolute_paths() -> None:
+    assert parse_database_url("DATABASE_URL", "sqlite:///data/x.sqlite3")["NAME"] == "data/x.sqlite3"
+    assert parse_database_url("DATABASE_URL", "sqlite:////tmp/x.sqlite3")["NAME"] == "/tmp/x.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://u@h/db", "must start with postgres:// or sqlite:///"),
+        ("postgres://u@h:notaport/db", "port"),
+        ("postgres://u@h:5432/", "needs a database name"),
+        ("sqlite://", "needs a file path"),
+    ],
+)
+def test_malformed_database_url_names_the_variable(url: str, fragment: str) -> None:
+    with pytest.raises(ImproperlyConfiguredSetting) as excinfo:
+        parse_database_url("DATABASE_URL", url)
+    assert "DATABASE_URL" in str(excinfo.value)
+    assert fragment in str(excinfo.value)
+
+
+def test_malformed_scalars_name_the_variable() -> None:
+    with pytest.raises(ImproperlyConfiguredSetting, match="DEBUG must be one of"):
+        env_bool("DEBUG", False, {"DEBUG": "maybe"})
+    with pytest.raises(ImproperlyConfiguredSetting, match="HUB_HTTP_TIMEOUT_SECONDS must be a whole number"):
+        env_int("HUB_HTTP_TIMEOUT_SECONDS", 30, {"HUB_HTTP_TIMEOUT_SECONDS": "ten"})
+    with pytest.raises(ImproperlyConfiguredSetting, match="CELERY_BROKER_URL must start with"):
+        check_broker_url("CELERY_BROKER_URL", "kafka://x")
+    assert env_bool("DEBUG", False, {"DEBUG": "On"}) is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("DATABASE_URL", "mysql://x/y"), ("CELERY_BROKER_URL", "nope"), ("DEBUG", "perhaps")],
+)
+def test_process_refuses_to_start_with_a_malformed_setting(variable: str, value: str) -> None:
+    env = {**os.environ, variable: value}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert variable in result.stderr
+    assert "ImproperlyConfiguredSetting" in result.stderr
