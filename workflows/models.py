@@ -30,6 +30,8 @@ class Workflow(models.Model):
     periodic_task = models.OneToOneField(
         PeriodicTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflow"
     )
+    # When the trigger last looked for changes, whether or not it found any.
+    last_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -146,8 +146,19 @@ def test_incremental_read_after_edit_returns_the_edited_record(crm_sandbox: Sand
     assert str(target["id"]) in {r.id for r in changed}
     edited = next(r for r in changed if r.id == str(target["id"]))
     assert edited.fields["firstname"] == "Edited"
-    # Only the boundary record(s) of the last read repeat; the rest were not re-read.
-    assert len(changed) <= 3
+    # Records already read at the cursor's millisecond are not read again: only the edit comes back.
+    assert [r.id for r in changed] == [str(target["id"])]
+
+
+def test_an_idle_poll_reads_nothing_again_in_one_request(crm_sandbox: SandboxProcess) -> None:
+    client = make_client(crm_sandbox)
+    cursor = read_all(client, "contacts")[-1].cursor
+    requests_before = client.http.stats.requests
+
+    pages = read_all(client, "contacts", cursor)
+
+    assert [r for page in pages for r in page.records] == []
+    assert client.http.stats.requests - requests_before == 1
 
 
 def test_cursor_at_the_end_with_no_changes_stays_put(crm_sandbox: SandboxProcess) -> None:
@@ -342,9 +353,11 @@ def test_throttling_is_retried_and_counted(crm_sandbox: SandboxProcess) -> None:
 
 
 def test_cursor_round_trip_and_rejection() -> None:
-    assert decode_cursor(encode_cursor(1767208389792)) == 1767208389792
+    assert decode_cursor(encode_cursor(1767208389792)) == (1767208389792, frozenset())
+    assert decode_cursor(encode_cursor(7, ["102", "101"])) == (7, frozenset({"101", "102"}))
     assert json.loads(encode_cursor(5)) == {"since_ms": 5}
-    assert decode_cursor(None) is None
+    assert json.loads(encode_cursor(5, ["b", "a"])) == {"since_ms": 5, "seen": ["a", "b"]}
+    assert decode_cursor(None) == (None, frozenset())
     with pytest.raises(ConnectorError):
         decode_cursor("garbage")
 

@@ -98,6 +98,7 @@ def test_polling_twice_creates_no_duplicates(
     _run(workflow)
     second = _run(workflow)
     assert second.created_count == 0
+    assert second.records_read == 0  # nothing is read twice from an unchanged source
     assert second.status == Run.Status.SUCCEEDED
 
     # Even re-reading everything from the start writes nothing new.
@@ -189,6 +190,18 @@ def test_no_second_run_starts_while_one_is_active(workflow: Workflow) -> None:
     assert first is not None
     assert run_request(workflow=workflow, trigger=Run.Trigger.MANUAL, enqueue=False) is None
     assert workflow_poll(workflow_id=workflow.pk) is None
+
+
+def test_a_poll_that_finds_nothing_leaves_no_run_but_marks_the_check(workflow: Workflow) -> None:
+    first = workflow_poll(workflow_id=workflow.pk)
+    assert first is not None and first.created_count > 0
+
+    idle = workflow_poll(workflow_id=workflow.pk)
+
+    assert idle is None
+    assert Run.objects.filter(workflow=workflow).count() == 1
+    workflow.refresh_from_db()
+    assert workflow.last_checked_at is not None and workflow.last_checked_at >= first.finished_at
 
 
 def test_poll_of_a_disabled_workflow_does_nothing(workflow: Workflow) -> None:

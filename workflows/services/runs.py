@@ -82,8 +82,7 @@ def workflow_poll(*, workflow_id: int) -> Run | None:
     if run is None:
         return None
     run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
+    return Run.objects.filter(pk=run.pk).first()
 
 
 def run_claim(*, run_id: int) -> bool:
@@ -296,5 +295,11 @@ def _finish(run: Run, clients: list[ConnectorClient], *, error: str) -> None:
         status = Run.Status.PARTIAL
     else:
         status = Run.Status.SUCCEEDED
-    Run.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), error=error)
+    now = timezone.now()
+    Workflow.objects.filter(pk=run.workflow_id).update(last_checked_at=now)
+    if run.trigger == Run.Trigger.POLL and not error and run.records_read == 0:
+        # A poll that found nothing is not a run worth a row: the workflow's "last checked" shows it.
+        run.delete()
+        return
+    Run.objects.filter(pk=run.pk).update(status=status, finished_at=now, error=error)
     run.refresh_from_db()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -107,21 +107,32 @@ def _epoch_ms(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def encode_cursor(since_ms: int) -> str:
-    return json.dumps({"since_ms": since_ms}, separators=(",", ":"))
+# Ids already read at the cursor's exact millisecond are remembered so an idle poll reads nothing
+# again; past this many the list is dropped, and those few records are simply read once more.
+MAX_SEEN_AT_CURSOR = 500
 
 
-def decode_cursor(cursor: str | None) -> int | None:
+def encode_cursor(since_ms: int, seen: Iterable[str] = ()) -> str:
+    ids = sorted(set(seen))
+    data: dict[str, Any] = {"since_ms": since_ms}
+    if ids and len(ids) <= MAX_SEEN_AT_CURSOR:
+        data["seen"] = ids
+    return json.dumps(data, separators=(",", ":"))
+
+
+def decode_cursor(cursor: str | None) -> tuple[int | None, frozenset[str]]:
+    """The cursor's millisecond and the ids already read at exactly that millisecond."""
     if cursor is None or not cursor.strip():
-        return None
+        return None, frozenset()
     try:
         data = json.loads(cursor)
         since = data["since_ms"]
-    except (ValueError, TypeError, KeyError):
+        seen = data.get("seen", [])
+    except (ValueError, TypeError, KeyError, AttributeError):
         raise ConnectorError(f"Not a HubSpot cursor: {cursor!r}", permanent=True) from None
-    if not isinstance(since, int) or isinstance(since, bool):
+    if not isinstance(since, int) or isinstance(since, bool) or not isinstance(seen, list):
         raise ConnectorError(f"Not a HubSpot cursor: {cursor!r}", permanent=True)
-    return since
+    return since, frozenset(str(item) for item in seen)
 
 
 def to_hubspot_value(value: Any) -> str:
@@ -265,7 +276,7 @@ class HubSpotClient(ConnectorClient):
         modified = self._modified_property(object_name, schema)
         properties = [f.name for f in schema.fields]
         limit = max(1, min(page_size, MAX_SEARCH_PAGE))
-        since = decode_cursor(cursor)
+        since, seen = decode_cursor(cursor)
         offset = 0
         while True:
             if offset >= SEARCH_OFFSET_LIMIT:
@@ -292,18 +303,24 @@ class HubSpotClient(ConnectorClient):
             more = bool(((data.get("paging") or {}).get("next") or {}).get("after"))
             if not records:
                 yield ChangePage(
-                    records=[], cursor=encode_cursor(since) if since is not None else cursor, has_more=False
+                    records=[],
+                    cursor=encode_cursor(since, seen) if since is not None else cursor,
+                    has_more=False,
                 )
                 return
             newest = _epoch_ms(records[-1].updated_at)
-            at_newest = sum(1 for r in records if _epoch_ms(r.updated_at) == newest)
+            ids_at_newest = {r.id for r in records if _epoch_ms(r.updated_at) == newest}
+            # A record at the anchor millisecond whose id was read before has not changed since.
+            fresh = [r for r in records if not (r.id in seen and _epoch_ms(r.updated_at) == since)]
             if since is not None and newest == since:
                 # The whole page sits on the anchor millisecond: step over it within the same anchor.
                 offset += len(records)
+                seen = seen | ids_at_newest
             else:
-                offset = at_newest
+                offset = len(ids_at_newest)
+                seen = frozenset(ids_at_newest)
             since = newest
-            yield ChangePage(records=records, cursor=encode_cursor(since), has_more=more)
+            yield ChangePage(records=fresh, cursor=encode_cursor(since, seen), has_more=more)
             if not more:
                 return
 

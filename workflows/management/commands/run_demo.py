@@ -18,12 +18,27 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from connectors.http import HttpClient
 from workflows.demo import DEMO_ADMIN, DEMO_EDITOR
 
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex((host, port)) != 0
+
+
+# Leads from a web form often carry only an email. The CRM accepts them; the helpdesk requires a
+# name, so the demo shows how a record the target rejects is reported while the others go through.
+DEMO_NAMELESS_LEADS = ("webform-lead@example.com", "newsletter-signup@example.org")
+
+
+def _add_leads_without_names(crm_url: str) -> None:
+    with HttpClient(crm_url, system="The sandbox CRM") as client:
+        for email in DEMO_NAMELESS_LEADS:
+            # 409: already there from an earlier `make run`.
+            client.post(
+                "/_admin/records/contacts", json={"properties": {"email": email}}, expected=(200, 201, 409)
+            )
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
@@ -61,6 +76,7 @@ class Command(BaseCommand):
         try:
             crm_url = self._sandbox("crm", ports["crm"], data_dir, log_dir, options["contacts"])
             helpdesk_url = self._sandbox("helpdesk", ports["helpdesk"], data_dir, log_dir, 0)
+            _add_leads_without_names(crm_url)
             call_command(
                 "seed_demo",
                 crm_url=crm_url,
