@@ -110,3 +110,16 @@ def check_broker_url(name: str, url: str) -> str:
             f"{name} must start with redis://, amqp:// or filesystem://, got scheme {scheme or '(none)'!r}"
         )
     return url
+
+
+def env_int_list(name: str, default: list[int], environ: Mapping[str, str] | None = None) -> list[int]:
+    raw = env_list(name, [str(value) for value in default], environ)
+    try:
+        values = [int(item) for item in raw]
+    except ValueError:
+        raise ImproperlyConfiguredSetting(
+            f"{name} must be comma-separated whole numbers, got {raw!r}"
+        ) from None
+    if any(value < 0 for value in values):
+        raise ImproperlyConfiguredSetting(f"{name} must not hold negative numbers, got {values}")
+    return values

@@ -7,6 +7,7 @@ DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... for production.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from integrations_hub.env import (
@@ -14,6 +15,7 @@ from integrations_hub.env import (
     check_broker_url,
     env_bool,
     env_int,
+    env_int_list,
     env_list,
     env_str,
     parse_database_url,
@@ -151,10 +153,35 @@ HUB_HTTP_TIMEOUT_SECONDS = env_int("HUB_HTTP_TIMEOUT_SECONDS", 30, minimum=1)
 HUB_HTTP_MAX_RETRIES = env_int("HUB_HTTP_MAX_RETRIES", 4)
 # Hosts that may resolve to loopback/private addresses (the bundled sandbox runs on loopback).
 HUB_HTTP_ALLOWED_PRIVATE_HOSTS = env_list("HUB_HTTP_ALLOWED_PRIVATE_HOSTS", ["127.0.0.1", "localhost"])
+# Where the per-connection request budgets (rate-limit governor) live, so every worker process draws
+# from the same one. Defaults to the broker when that is Redis; empty means each process keeps its own,
+# which is right for the embedded single-worker demo (filesystem:// or memory:// broker).
+HUB_RATE_LIMIT_REDIS_URL = env_str(
+    "HUB_RATE_LIMIT_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+
+# --- OAuth apps ("Connect with ...") ----------------------------------------
+# One app per provider, registered with the external system: HUB_OAUTH_<KIND>_CLIENT_ID and
+# _CLIENT_SECRET, optionally _AUTHORIZE_URL, _TOKEN_URL (default: the system's real endpoints, e.g. to
+# use the sandbox's instead) and _SCOPES (space-separated). The secret is an installation secret, so
+# it lives in the environment and never in a connection row. See docs/connectors.md.
+_OAUTH_PARTS = {"CLIENT_ID", "CLIENT_SECRET", "AUTHORIZE_URL", "TOKEN_URL", "SCOPES"}
+HUB_OAUTH_APPS: dict[str, dict[str, str]] = {}
+for _name, _value in sorted(os.environ.items()):
+    if _name.startswith("HUB_OAUTH_") and _value.strip():
+        for _part in _OAUTH_PARTS:
+            _kind = _name[len("HUB_OAUTH_") : -len(_part) - 1]
+            if _name.endswith("_" + _part) and _kind:
+                HUB_OAUTH_APPS.setdefault(_kind.lower(), {})[_part.lower()] = _value.strip()
 
 # --- Runs -------------------------------------------------------------------
 HUB_DEFAULT_POLL_SECONDS = env_int("HUB_DEFAULT_POLL_SECONDS", 60, minimum=5)
 HUB_RUN_RECORDS_PAGE_SIZE = env_int("HUB_RUN_RECORDS_PAGE_SIZE", 50, minimum=1)
+# Seconds to wait before each retry of a webhook event whose write failed transiently.
+HUB_RETRY_SCHEDULE_SECONDS = env_int_list("HUB_RETRY_SCHEDULE_SECONDS", [60, 600, 1800, 10800])
+# Runs (and their per-record outcomes) older than this are pruned by a periodic task.
+HUB_RUN_RETENTION_DAYS = env_int("HUB_RUN_RETENTION_DAYS", 30, minimum=1)
 # A worker or beat that has not reported for this long is shown as down by /healthz.
 HUB_HEARTBEAT_STALE_SECONDS = env_int("HUB_HEARTBEAT_STALE_SECONDS", 120, minimum=10)
 

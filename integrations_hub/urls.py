@@ -8,10 +8,23 @@ from connectors import views as connector_views
 from integrations_hub.accounts import views as account_views
 from integrations_hub.health.views import healthz
 from workflows import views as workflow_views
+from workflows.intake import webhook_intake
 
 urlpatterns = [
     path("", workflow_views.dashboard, name="dashboard"),
     path("healthz", healthz, name="healthz"),
+    path("hooks/<str:token>", webhook_intake, name="webhook_intake"),
+    path(
+        "workflows/<int:workflow_id>/publish/", workflow_views.workflow_publish_view, name="workflow_publish"
+    ),
+    path("workflows/<int:workflow_id>/versions/", workflow_views.workflow_versions, name="workflow_versions"),
+    path(
+        "workflows/<int:workflow_id>/dead-letters/",
+        workflow_views.workflow_dead_letters,
+        name="workflow_dead_letters",
+    ),
+    path("runs/<int:run_id>/replay/", workflow_views.run_replay_view, name="run_replay"),
+    path("runs/<int:run_id>/confirm/", workflow_views.run_confirm_view, name="run_confirm"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

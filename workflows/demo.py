@@ -12,7 +12,7 @@ from connectors.services import connection_create, connection_update
 from integrations_hub.accounts.models import Membership, Team
 from integrations_hub.accounts.services import member_create
 from workflows.models import Workflow
-from workflows.services.workflow import workflow_create, workflow_update
+from workflows.services.workflow import workflow_create, workflow_set_enabled, workflow_update
 
 DEMO_TEAM = "Demo team"
 DEMO_ADMIN = ("admin", "demo-admin-pass")
@@ -109,7 +109,8 @@ def demo_seed(*, crm_url: str, helpdesk_url: str, poll_interval_seconds: int = 3
             enabled=True,
         )
     else:
-        workflow_update(workflow=workflow, enabled=True, poll_interval_seconds=poll_interval_seconds)
+        workflow_update(workflow=workflow, poll_interval_seconds=poll_interval_seconds, publish=True)
+        workflow_set_enabled(workflow=workflow, enabled=True)
     return DemoSetup(team=team, workflow=workflow)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django_celery_beat.models import PeriodicTask
 
@@ -10,15 +11,27 @@ from integrations_hub.accounts.models import Team
 
 
 class Workflow(models.Model):
+    """The editable draft of a workflow. Runs use a published WorkflowVersion, never the draft."""
+
     class Trigger(models.TextChoices):
         POLL = "poll", "Poll for changes"
+        WEBHOOK = "webhook", "Webhook (real-time)"
+        MANUAL = "manual", "Manual only"
+
+    class StartFrom(models.TextChoices):
+        EVERYTHING = "everything", "Everything (backfill)"
+        NOW = "now", "Changes from now on"
+        DATE = "date", "Changes since a date"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, default="")
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.POLL)
-    source_connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="+")
-    source_object = models.CharField(max_length=80)
+    # A webhook workflow may have no source connection: whoever calls its URL is the source.
+    source_connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_object = models.CharField(max_length=80, blank=True, default="")
     target_connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="+")
     target_object = models.CharField(max_length=80)
     # The target field records are matched on when they have no link yet (e.g. email).
@@ -32,6 +45,30 @@ class Workflow(models.Model):
     )
     # When the trigger last looked for changes, whether or not it found any.
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    start_from = models.CharField(max_length=16, choices=StartFrom.choices, default=StartFrom.EVERYTHING)
+    start_from_date = models.DateTimeField(null=True, blank=True)
+    # A poll that finds more records than this is held for confirmation (0: never hold).
+    flood_threshold = models.PositiveIntegerField(default=0)
+    published_version = models.ForeignKey(
+        "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set when the hub stops the workflow by itself (schema drift, a flood to confirm); cleared on resume.
+    paused_reason = models.TextField(blank=True, default="")
+    # Inbound webhook: the secret part of its URL and the signing secret (encrypted).
+    webhook_token = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    webhook_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    webhook_signature = models.CharField(
+        max_length=32,
+        default="none",
+        choices=[
+            ("none", "No signature"),
+            ("standard", "Standard Webhooks"),
+            ("hmac_sha256", "HMAC-SHA256 hex"),
+        ],
+    )
+    # JMESPath to the record id inside an event body, and to the record's fields (default: the body).
+    webhook_id_path = models.CharField(max_length=200, blank=True, default="id")
+    webhook_record_path = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -44,9 +81,32 @@ class Workflow(models.Model):
 
     @property
     def timing_label(self) -> str:
+        if self.trigger == self.Trigger.WEBHOOK:
+            return "real-time (webhook)"
+        if self.trigger == self.Trigger.MANUAL:
+            return "manual (run now)"
         minutes, seconds = divmod(self.poll_interval_seconds, 60)
         every = f"{minutes} min" if minutes and not seconds else f"{self.poll_interval_seconds} s"
         return f"near-real-time (every {every})"
+
+
+class WorkflowVersion(models.Model):
+    """An immutable snapshot of a workflow's definition, made by every publish."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="version_unique_number")]
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} v{self.number}"
 
 
 class TriggerCursor(models.Model):
@@ -87,17 +147,31 @@ class Run(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Finished with failed records"
         FAILED = "failed", "Failed"
+        HELD = "held", "Held for confirmation"
 
     class Trigger(models.TextChoices):
         POLL = "poll", "Scheduled poll"
         MANUAL = "manual", "Run now"
+        WEBHOOK = "webhook", "Webhook events"
+        REPLAY = "replay", "Replay"
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(
+        WorkflowVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    # A replay run re-processes the failed records of this run (or one record of it).
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.POLL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # For a replay of chosen records only (RunRecord ids of `replay_of`); empty: all its failed records.
+    replay_record_ids = models.JSONField(default=list, blank=True)
+    # Set when a person confirmed a run the flood guard held: this run may write any number of records.
+    flood_confirmed = models.BooleanField(default=False)
     # Touched after every page; a running run whose heartbeat is old was lost with its worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     records_read = models.PositiveIntegerField(default=0)
@@ -148,13 +222,85 @@ class RunRecord(models.Model):
     diff = models.JSONField(default=dict, blank=True)
     dropped = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")
+    # Kept only for failed records, so they can be replayed without reading the source again.
+    source_fields = models.JSONField(null=True, blank=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    # Set when a later replay wrote (or re-failed) this record: it leaves the dead-letter list.
+    replayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["run", "outcome"], name="runrecord_outcome_idx"),
             models.Index(fields=["record_key"], name="runrecord_key_idx"),
+            models.Index(
+                fields=["run"],
+                name="runrecord_dead_letter_idx",
+                condition=models.Q(outcome="failed", replayed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.source_id}: {self.outcome}"
+
+
+class InboundEvent(models.Model):
+    """A webhook delivery, stored before it is acknowledged and processed from here."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="inbound_events")
+    event_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    body = models.BinaryField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            # The same delivery twice (a retry by the sender) is one event: it has one effect.
+            models.UniqueConstraint(fields=["workflow", "event_id"], name="inbound_event_unique_delivery")
+        ]
+        indexes = [models.Index(fields=["workflow", "status", "id"], name="inbound_pending_idx")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} ({self.status})"
+
+
+class Incident(models.Model):
+    """One stretch of trouble for a workflow; the team is told once when it opens, not once per record."""
+
+    class Kind(models.TextChoices):
+        FAILING = "failing", "Runs are failing"
+        PAUSED = "paused", "Paused by the hub"
+        RECONNECT = "reconnect", "A connection needs reconnecting"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.TextField()
+    opened_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="incident_one_open_per_kind",
+            )
+        ]
+        ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.workflow}"

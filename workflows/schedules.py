@@ -18,8 +18,10 @@ def periodic_task_name(workflow: Workflow) -> str:
 
 @transaction.atomic
 def schedule_sync(*, workflow: Workflow) -> PeriodicTask | None:
-    """Create, change or remove the workflow's periodic task so it matches enabled/interval."""
-    wanted = workflow.enabled and workflow.trigger == Workflow.Trigger.POLL
+    """Create, change or remove the workflow's periodic task so it matches enabled and the published trigger."""
+    version = workflow.published_version
+    trigger = version.definition["trigger"] if version is not None else None
+    wanted = workflow.enabled and trigger is not None and trigger["type"] == Workflow.Trigger.POLL
     task = workflow.periodic_task
     if not wanted:
         if task is not None:
@@ -28,8 +30,9 @@ def schedule_sync(*, workflow: Workflow) -> PeriodicTask | None:
             task.delete()
         return None
 
+    assert trigger is not None
     interval, _ = IntervalSchedule.objects.get_or_create(
-        every=workflow.poll_interval_seconds, period=IntervalSchedule.SECONDS
+        every=int(trigger["interval_seconds"]), period=IntervalSchedule.SECONDS
     )
     fields = {
         "name": periodic_task_name(workflow),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from workflows.services.runs import run_execute, workflow_poll
@@ -15,3 +17,41 @@ def poll_workflow(workflow_id: int) -> None:
 @shared_task(name="workflows.execute_run", ignore_result=True)
 def execute_run(run_id: int) -> None:
     run_execute(run_id=run_id)
+
+
+@shared_task(
+    name="workflows.process_webhook_events",
+    bind=True,
+    ignore_result=True,
+    max_retries=None,
+    default_retry_delay=2,
+)
+def process_webhook_events(self: Any, workflow_id: int) -> None:
+    from workflows.services.webhooks import webhook_process
+
+    if webhook_process(workflow_id=workflow_id) is False:
+        # Another run of this workflow is busy; it may finish without seeing these events, so look again.
+        raise self.retry(countdown=2)
+
+
+@shared_task(name="workflows.send_incident_alert", ignore_result=True)
+def send_incident_alert(incident_id: int) -> None:
+    from workflows.services.alerts import incident_notify
+
+    incident_notify(incident_id=incident_id)
+
+
+@shared_task(name="workflows.sweep", ignore_result=True)
+def sweep() -> None:
+    """Every minute: hand due webhook events to their workflows (retries, events stored while disabled)."""
+    from workflows.services.maintenance import webhooks_due
+
+    for workflow_id in webhooks_due():
+        process_webhook_events.delay(workflow_id)
+
+
+@shared_task(name="workflows.prune_runs", ignore_result=True)
+def prune_runs() -> None:
+    from workflows.services.maintenance import runs_prune
+
+    runs_prune()

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_POST
 from integrations_hub.accounts.access import team_of, team_required
 from workflows.models import Run, RunRecord, Workflow
 from workflows.selectors import run_get, run_list, run_records, runs_by_id, workflow_get, workflow_list
-from workflows.services.runs import run_request
+from workflows.services.replay import dead_letters, run_replay
+from workflows.services.runs import run_confirm_flood, run_request
+from workflows.services.versions import has_unpublished_changes, workflow_publish
 from workflows.services.workflow import workflow_set_enabled
 
 
@@ -26,7 +28,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
     workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
     runs = run_list(team=team_of(request), workflow_id=workflow.pk)[:20]
-    return render(request, "workflows/workflow_detail.html", {"workflow": workflow, "runs": runs})
+    context = {
+        "workflow": workflow,
+        "runs": runs,
+        "unpublished": has_unpublished_changes(workflow),
+        "dead_letter_count": dead_letters(workflow=workflow).count(),
+        "webhook_url": request.build_absolute_uri(f"/hooks/{workflow.webhook_token}")
+        if workflow.trigger == workflow.Trigger.WEBHOOK
+        else "",
+    }
+    return render(request, "workflows/workflow_detail.html", context)
 
 
 @require_POST
@@ -109,3 +120,66 @@ def _int_or_none(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+@require_POST
+@team_required
+def workflow_publish_view(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
+    before = workflow.published_version_id
+    version = workflow_publish(workflow=workflow, user=request.user)
+    if version.pk == before:
+        messages.info(request, f"Nothing changed since version {version.number}.")
+    else:
+        messages.success(request, f"Published version {version.number}.")
+    return redirect("workflow_detail", workflow_id=workflow.pk)
+
+
+@team_required
+def workflow_versions(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
+    versions = list(workflow.versions.select_related("created_by").order_by("-number")[:50])
+    rows = []
+    for newer, older in zip(versions, [*versions[1:], None], strict=True):
+        rows.append((newer, _definition_diff(older.definition if older else {}, newer.definition)))
+    return render(request, "workflows/versions.html", {"workflow": workflow, "rows": rows})
+
+
+def _definition_diff(old: dict[str, object], new: dict[str, object]) -> list[tuple[str, object, object]]:
+    changes: list[tuple[str, object, object]] = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            changes.append((key, old.get(key), new.get(key)))
+    return changes
+
+
+@team_required
+def workflow_dead_letters(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
+    page = Paginator(dead_letters(workflow=workflow), 50).get_page(request.GET.get("page"))
+    return render(request, "workflows/dead_letters.html", {"workflow": workflow, "page": page})
+
+
+@require_POST
+@team_required
+def run_replay_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get(team=team_of(request), run_id=run_id)
+    record_ids = [int(v) for v in request.POST.getlist("record") if v.isdigit()]
+    replay = run_replay(
+        run=run, record_ids=record_ids or None, on_current_version=request.POST.get("version") == "current"
+    )
+    if replay is None:
+        messages.info(request, "A run of this workflow is in progress; replay when it has finished.")
+        return redirect("run_detail", run_id=run.pk)
+    return redirect("run_detail", run_id=replay.pk)
+
+
+@require_POST
+@team_required
+def run_confirm_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get(team=team_of(request), run_id=run_id)
+    confirmed = run_confirm_flood(run=run)
+    if confirmed is None:
+        messages.info(request, "This run is not waiting for confirmation, or another run is in progress.")
+        return redirect("run_detail", run_id=run.pk)
+    return redirect("run_detail", run_id=confirmed.pk)

@@ -9,6 +9,10 @@ from django.db import models
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Where incidents are announced: the admins' email, a chat incoming-webhook URL, a webhook URL.
+    alert_email = models.BooleanField(default=True)
+    alert_chat_url = models.URLField(blank=True, default="")
+    alert_webhook_url = models.URLField(blank=True, default="")
 
     def __str__(self) -> str:
         return self.name

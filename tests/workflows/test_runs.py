@@ -142,7 +142,7 @@ def test_a_crash_before_the_commit_rereads_and_never_skips_a_record(
 ) -> None:
     crm_sandbox.reset(seed=250)  # three pages of 100
     calls = {"n": 0}
-    real_save_links = run_service._save_links
+    real_save_links = run_service.save_links
 
     class Crash(RuntimeError):
         pass
@@ -155,7 +155,7 @@ def test_a_crash_before_the_commit_rereads_and_never_skips_a_record(
             raise Crash("worker died")
         real_save_links(workflow, links)
 
-    monkeypatch.setattr(run_service, "_save_links", crashing_save_links)
+    monkeypatch.setattr(run_service, "save_links", crashing_save_links)
     with pytest.raises(Crash):
         _run(workflow)
     crashed = Run.objects.get(workflow=workflow)
@@ -164,7 +164,7 @@ def test_a_crash_before_the_commit_rereads_and_never_skips_a_record(
     cursor_after_crash = TriggerCursor.objects.get(workflow=workflow).value
     assert cursor_after_crash is not None
 
-    monkeypatch.setattr(run_service, "_save_links", real_save_links)
+    monkeypatch.setattr(run_service, "save_links", real_save_links)
     resumed = _run(workflow)
 
     assert resumed.status == Run.Status.SUCCEEDED, resumed.error

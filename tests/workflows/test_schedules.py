@@ -70,6 +70,10 @@ def test_changing_the_interval_changes_the_same_task(team: Any, unrelated_task: 
     task_id = workflow.periodic_task_id
 
     workflow_update(workflow=workflow, poll_interval_seconds=45)
+    workflow.refresh_from_db()
+    assert workflow.periodic_task.interval.every == 120  # a draft edit does not touch the running schedule
+
+    workflow_update(workflow=workflow, publish=True)
 
     workflow.refresh_from_db()
     assert workflow.periodic_task_id == task_id

@@ -1,27 +1,29 @@
-"""Running a workflow: claim the run, read changes page by page, write them, record every outcome.
+"""Running a workflow: claim the run, read what changed, write it, record every outcome.
 
-Each page is read, written to the target, and then recorded in one transaction together with
-the cursor that follows it. A crash anywhere before that commit leaves the cursor where it was,
-so the page is read again; writes are upserts matched by link or key, so reading again never
-duplicates a record.
+Records arrive in pages (a poll's pages, a batch of webhook events, the failed records of a run
+being replayed). Each page is written to the target and then recorded in one transaction together
+with what marks it as read: the poll cursor that follows it, or the events' processed state. A
+crash anywhere before that commit leaves the page unread, so it is read again; writes are upserts
+matched by link or key, so reading again never duplicates a record.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connectors.base import ChangePage, ConnectorClient, ConnectorError, WriteItem, WriteResult
+from connectors.base import ChangePage, ConnectorClient, ConnectorError, SourceRecord, WriteItem, WriteResult
 from connectors.models import Connection
 from connectors.registry import get_provider
 from connectors.services import client_for, connection_record_error, connection_record_success
+from workflows.definition import Definition
 from workflows.engine.mapping import CompiledMapping, MappingSpecError, compile_mapping
 from workflows.engine.plan import LinkState, PlannedRecord, plan_batch
 from workflows.models import RecordLink, Run, RunRecord, TriggerCursor, Workflow
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 STALE_RUN_AFTER = timedelta(minutes=10)
 
 
-class _SideError(Exception):
+class SideError(Exception):
     """A connector error, tagged with the connection it came from."""
 
     def __init__(self, connection: Connection, error: ConnectorError) -> None:
@@ -41,15 +43,33 @@ class _SideError(Exception):
         self.error = error
 
 
-def run_request(*, workflow: Workflow, trigger: str, enqueue: bool = True) -> Run | None:
-    """Queue a run unless one is already queued or running. Returns the new run, or None."""
+class RunHeld(Exception):
+    """The run stopped before writing anything because a person has to confirm it (flood guard)."""
+
+
+def run_request(
+    *,
+    workflow: Workflow,
+    trigger: str,
+    enqueue: bool = True,
+    replay_of: Run | None = None,
+    version: Any = None,
+) -> Run | None:
+    """Queue a run of the published version unless one is already queued or running."""
     with transaction.atomic():
         # Lock the workflow row so two requests cannot both see "no active run".
-        Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
+        locked = Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
+        if locked is None or (version is None and locked.published_version_id is None):
+            return None
         _fail_stale_runs(workflow=workflow)
         if Run.objects.filter(workflow=workflow, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists():
             return None
-        run = Run.objects.create(workflow=workflow, trigger=trigger)
+        run = Run.objects.create(
+            workflow=workflow,
+            trigger=trigger,
+            version_id=version.pk if version is not None else locked.published_version_id,
+            replay_of=replay_of,
+        )
         if enqueue:
             from workflows.tasks import execute_run
 
@@ -73,6 +93,25 @@ def _fail_stale_runs(*, workflow: Workflow) -> None:
     )
 
 
+def run_confirm_flood(*, run: Run, enqueue: bool = True) -> Run | None:
+    """A person confirms a run the flood guard held: run again, allowed to write everything it finds."""
+    if run.status != Run.Status.HELD:
+        return None
+    confirmed = run_request(workflow=run.workflow, trigger=run.trigger, enqueue=False, version=run.version)
+    if confirmed is None:
+        return None
+    Run.objects.filter(pk=confirmed.pk).update(flood_confirmed=True)
+    confirmed.flood_confirmed = True
+    from workflows.services.alerts import incident_resolve
+
+    incident_resolve(workflow_id=run.workflow_id, kind="paused")
+    if enqueue:
+        from workflows.tasks import execute_run
+
+        transaction.on_commit(lambda: execute_run.delay(confirmed.pk))
+    return confirmed
+
+
 def workflow_poll(*, workflow_id: int) -> Run | None:
     """What the periodic task does: start a poll run now, in this worker, unless one is active."""
     workflow = Workflow.objects.filter(pk=workflow_id, enabled=True).first()
@@ -94,11 +133,18 @@ def run_claim(*, run_id: int) -> bool:
 
 
 @dataclass
-class _Stats:
-    api_requests: int = 0
-    retries: int = 0
-    throttle_wait_seconds: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
+class RunContext:
+    """What the page processing needs, resolved once per run."""
+
+    run: Run
+    workflow: Workflow
+    definition: Definition
+    mapping: CompiledMapping
+    source_connection: Connection | None
+    target_connection: Connection
+    target: ConnectorClient
+    batch_size: int
+    clients: list[ConnectorClient]
 
 
 def run_execute(*, run_id: int) -> None:
@@ -106,45 +152,132 @@ def run_execute(*, run_id: int) -> None:
     if not run_claim(run_id=run_id):
         logger.info("run %s already claimed; nothing to do", run_id)
         return
-    run = Run.objects.select_related("workflow__source_connection", "workflow__target_connection").get(
-        pk=run_id
-    )
-    workflow = run.workflow
-    source_connection = workflow.source_connection
-    target_connection = workflow.target_connection
+    run = Run.objects.select_related("workflow", "version").get(pk=run_id)
     clients: list[ConnectorClient] = []
     try:
-        mapping = compile_mapping(workflow.mapping)
-        source = client_for(source_connection)
-        target = client_for(target_connection)
-        clients = [source, target]
-        cursor, _ = TriggerCursor.objects.get_or_create(workflow=workflow)
-        batch_size = _batch_size(target_connection, workflow.target_object)
-        for page in _pages(source_connection, source, workflow.source_object, cursor.value, batch_size):
-            _process_page(
-                run=run, workflow=workflow, page=page, mapping=mapping, target=target, batch_size=batch_size
-            )
-            _record_http_stats(run, clients)
-    except _SideError as exc:
+        context = _context(run)
+        clients = context.clients
+        if run.trigger == Run.Trigger.REPLAY:
+            from workflows.services.replay import replay_pages
+
+            pages = replay_pages(run)
+            for records, mark_read in pages:
+                process_records(context, records, mark_read)
+        elif (
+            context.definition.trigger_type == Workflow.Trigger.WEBHOOK and run.trigger != Run.Trigger.MANUAL
+        ):
+            from workflows.services.webhooks import event_pages
+
+            for records, mark_read in event_pages(context):
+                process_records(context, records, mark_read)
+        else:
+            _poll(context, confirm_flood=run.flood_confirmed)
+    except SideError as exc:
         connection_record_error(connection=exc.connection, error=exc.error)
         _finish(run, clients, error=f"{exc.connection.name}: {exc.error.message}")
         return
     except MappingSpecError as exc:
         _finish(run, clients, error="The mapping is not valid: " + "; ".join(exc.messages))
         return
+    except RunHeld as exc:
+        _finish(run, clients, error="", held=str(exc))
+        return
     except Exception as exc:
         logger.exception("run %s crashed", run_id)
         _finish(run, clients, error=f"Unexpected error: {type(exc).__name__}: {exc}")
         raise
-    connection_record_success(connection=source_connection)
+    if context.source_connection is not None:
+        connection_record_success(connection=context.source_connection)
+    run.refresh_from_db(fields=["records_read"])
     if run.records_read:
-        connection_record_success(connection=target_connection)
+        connection_record_success(connection=context.target_connection)
     _finish(run, clients, error="")
+
+
+def _context(run: Run) -> RunContext:
+    if run.version is None:
+        raise MappingSpecError(["This workflow has no published version to run."])
+    definition = Definition.from_json(run.version.definition)
+    ids = [i for i in (definition.source_connection_id, definition.target_connection_id) if i is not None]
+    connections = Connection.objects.in_bulk(ids)
+    source_connection = (
+        connections.get(definition.source_connection_id) if definition.source_connection_id else None
+    )
+    target_connection = connections[definition.target_connection_id]
+    mapping = compile_mapping(definition.mapping)
+    target = client_for(target_connection)
+    clients = [target]
+    return RunContext(
+        run=run,
+        workflow=run.workflow,
+        definition=definition,
+        mapping=mapping,
+        source_connection=source_connection,
+        target_connection=target_connection,
+        target=target,
+        batch_size=_batch_size(target_connection, definition.target_object),
+        clients=clients,
+    )
 
 
 def _batch_size(connection: Connection, object_name: str) -> int:
     capabilities = get_provider(connection.kind).capabilities.get(object_name)
     return capabilities.batch_size if capabilities else 100
+
+
+def _poll(context: RunContext, *, confirm_flood: bool) -> None:
+    if context.source_connection is None:
+        raise MappingSpecError(["This workflow has no source connection to read from."])
+    source = client_for(context.source_connection)
+    context.clients.append(source)
+    cursor, _ = TriggerCursor.objects.get_or_create(workflow=context.workflow)
+    pages = _pages(
+        context.source_connection, source, context.definition.source_object, cursor.value, context.batch_size
+    )
+    threshold = context.definition.flood_threshold
+    if threshold and not confirm_flood:
+        pages = _flood_guarded(pages, threshold)
+    not_before = _start_moment(context, cursor.value)
+    for page in pages:
+        records = [r for r in page.records if not_before is None or r.updated_at >= not_before]
+        skipped_old = len(page.records) - len(records)
+
+        def mark_read(page: ChangePage = page) -> None:
+            TriggerCursor.objects.filter(workflow=context.workflow).update(
+                value=page.cursor, updated_at=timezone.now()
+            )
+
+        process_records(context, records, mark_read, already_counted=skipped_old)
+
+
+def _start_moment(context: RunContext, cursor: str | None) -> datetime | None:
+    """With "start from now" or a date, records changed before that moment are not synced."""
+    if cursor is not None:
+        return None
+    definition = context.definition
+    if definition.start_from == Workflow.StartFrom.DATE:
+        return definition.start_from_date
+    if definition.start_from == Workflow.StartFrom.NOW:
+        return context.run.version.created_at if context.run.version else None
+    return None
+
+
+def _flood_guarded(pages: Iterator[ChangePage], threshold: int) -> Iterator[ChangePage]:
+    """Read ahead up to the threshold before writing anything; more than that holds the run."""
+    buffered: list[ChangePage] = []
+    count = 0
+    for page in pages:
+        buffered.append(page)
+        count += len(page.records)
+        if count > threshold:
+            raise RunHeld(
+                f"This poll found more than {threshold} changed records. Nothing was written: "
+                "confirm the run to sync them, or raise the workflow's flood limit."
+            )
+        if not page.has_more:
+            break
+    yield from buffered
+    yield from pages
 
 
 def _pages(
@@ -157,20 +290,20 @@ def _pages(
         except StopIteration:
             return
         except ConnectorError as exc:
-            raise _SideError(connection, exc) from exc
+            raise SideError(connection, exc) from exc
         yield page
 
 
-def _process_page(
+def process_records(
+    context: RunContext,
+    records: list[SourceRecord],
+    mark_read: Callable[[], None],
     *,
-    run: Run,
-    workflow: Workflow,
-    page: ChangePage,
-    mapping: CompiledMapping,
-    target: ConnectorClient,
-    batch_size: int,
+    already_counted: int = 0,
 ) -> None:
-    source_ids = [record.id for record in page.records]
+    """Plan, write and record one page of source records; `mark_read` runs in the recording transaction."""
+    workflow = context.workflow
+    source_ids = [record.id for record in records]
     existing = {
         link.source_id: link
         for link in RecordLink.objects.filter(workflow=workflow, source_id__in=source_ids)
@@ -181,20 +314,26 @@ def _process_page(
         )
         for source_id, link in existing.items()
     }
-    planned = plan_batch(page.records, mapping, link_states, match_field=workflow.match_field)
+    planned = plan_batch(records, context.mapping, link_states, match_field=context.definition.match_field)
     writes = [item.write for item in planned if item.write is not None]
     results: dict[str, WriteResult] = {}
-    for start in range(0, len(writes), batch_size):
-        chunk = writes[start : start + batch_size]
-        results.update(_write_chunk(workflow, target, chunk))
+    for start in range(0, len(writes), context.batch_size):
+        chunk = writes[start : start + context.batch_size]
+        results.update(_write_chunk(context, chunk))
 
+    by_id = {record.id: record for record in records}
     outcomes: list[RunRecord] = []
     link_updates: list[RecordLink] = []
     counts: dict[str, int] = {}
     for item in planned:
         record, link = _outcome(
-            run, workflow, item, results.get(item.source_id), existing.get(item.source_id)
+            context.run, workflow, item, results.get(item.source_id), existing.get(item.source_id)
         )
+        if record.outcome == RunRecord.Outcome.FAILED:
+            source = by_id.get(item.source_id)
+            if source is not None:
+                record.source_fields = dict(source.fields)
+                record.source_updated_at = source.updated_at
         outcomes.append(record)
         counts[record.outcome] = counts.get(record.outcome, 0) + 1
         if link is not None:
@@ -202,26 +341,28 @@ def _process_page(
 
     with transaction.atomic():
         RunRecord.objects.bulk_create(outcomes, batch_size=500)
-        _save_links(workflow, link_updates)
-        TriggerCursor.objects.filter(workflow=workflow).update(value=page.cursor, updated_at=timezone.now())
-        Run.objects.filter(pk=run.pk).update(
-            records_read=F("records_read") + len(page.records),
+        save_links(workflow, link_updates)
+        mark_read()
+        Run.objects.filter(pk=context.run.pk).update(
+            records_read=F("records_read") + len(records) + already_counted,
+            skipped_count=F("skipped_count") + already_counted,
             heartbeat_at=timezone.now(),
             **{f"{outcome}_count": F(f"{outcome}_count") + n for outcome, n in counts.items()},
         )
+    _record_http_stats(context.run, context.clients)
 
 
-def _write_chunk(
-    workflow: Workflow, target: ConnectorClient, chunk: list[WriteItem]
-) -> dict[str, WriteResult]:
+def _write_chunk(context: RunContext, chunk: list[WriteItem]) -> dict[str, WriteResult]:
+    definition = context.definition
     try:
-        results = target.upsert_batch(workflow.target_object, chunk, match_field=workflow.match_field)
+        results = context.target.upsert_batch(
+            definition.target_object, chunk, match_field=definition.match_field
+        )
     except ConnectorError as exc:
-        if not exc.permanent:
-            # Transient after the HTTP layer's retries: stop the run without advancing the cursor.
-            raise _SideError(workflow.target_connection, exc) from exc
-        if exc.status in {401, 403}:
-            raise _SideError(workflow.target_connection, exc) from exc
+        if not exc.permanent or exc.status in {401, 403}:
+            # Transient after the HTTP layer's retries, or the connection itself is refused:
+            # stop the run without marking the page read, so it is retried as a whole.
+            raise SideError(context.target_connection, exc) from exc
         # A permanent error for the whole batch fails these records, with the system's message.
         return {item.key: WriteResult(key=item.key, ok=False, error=exc.message) for item in chunk}
     return {result.key: result for result in results}
@@ -258,7 +399,7 @@ def _outcome(
     return RunRecord(**base, target_id=target_id, outcome=outcome, diff=diff, dropped=dropped), new_link
 
 
-def _save_links(workflow: Workflow, links: list[RecordLink]) -> None:
+def save_links(workflow: Workflow, links: list[RecordLink]) -> None:
     if not links:
         return
     RecordLink.objects.bulk_create(
@@ -271,25 +412,24 @@ def _save_links(workflow: Workflow, links: list[RecordLink]) -> None:
 
 
 def _record_http_stats(run: Run, clients: list[ConnectorClient]) -> None:
-    totals = _Stats()
+    requests = retries = 0
+    waited = 0.0
     for client in clients:
         stats = getattr(getattr(client, "http", None), "stats", None)
         if stats is None:
             continue
-        totals.api_requests += int(getattr(stats, "requests", 0))
-        totals.retries += int(getattr(stats, "retries", 0))
-        totals.throttle_wait_seconds += float(getattr(stats, "throttle_wait_seconds", 0.0))
-    Run.objects.filter(pk=run.pk).update(
-        api_requests=totals.api_requests,
-        retries=totals.retries,
-        throttle_wait_seconds=totals.throttle_wait_seconds,
-    )
+        requests += int(getattr(stats, "requests", 0))
+        retries += int(getattr(stats, "retries", 0))
+        waited += float(getattr(stats, "throttle_wait_seconds", 0.0))
+    Run.objects.filter(pk=run.pk).update(api_requests=requests, retries=retries, throttle_wait_seconds=waited)
 
 
-def _finish(run: Run, clients: list[ConnectorClient], *, error: str) -> None:
+def _finish(run: Run, clients: list[ConnectorClient], *, error: str, held: str = "") -> None:
     _record_http_stats(run, clients)
     run.refresh_from_db()
-    if error:
+    if held:
+        status = Run.Status.HELD
+    elif error:
         status = Run.Status.FAILED
     elif run.failed_count:
         status = Run.Status.PARTIAL
@@ -297,9 +437,16 @@ def _finish(run: Run, clients: list[ConnectorClient], *, error: str) -> None:
         status = Run.Status.SUCCEEDED
     now = timezone.now()
     Workflow.objects.filter(pk=run.workflow_id).update(last_checked_at=now)
-    if run.trigger == Run.Trigger.POLL and not error and run.records_read == 0:
+    from workflows.services.alerts import incident_track
+
+    incident_track(workflow_id=run.workflow_id, status=status, error=error or held, run_id=run.pk)
+    if run.trigger == Run.Trigger.POLL and status == Run.Status.SUCCEEDED and run.records_read == 0:
         # A poll that found nothing is not a run worth a row: the workflow's "last checked" shows it.
         run.delete()
         return
-    Run.objects.filter(pk=run.pk).update(status=status, finished_at=now, error=error)
+    Run.objects.filter(pk=run.pk).update(status=status, finished_at=now, error=error or held)
+    if error and run.trigger == Run.Trigger.WEBHOOK:
+        from workflows.services.webhooks import events_release_after_failure
+
+        events_release_after_failure(run=run, error=error)
     run.refresh_from_db()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.db import transaction
@@ -11,6 +12,7 @@ from integrations_hub.accounts.models import Team
 from workflows.engine.mapping import MappingSpecError, compile_mapping
 from workflows.models import TriggerCursor, Workflow
 from workflows.schedules import schedule_remove, schedule_sync
+from workflows.services.versions import workflow_publish
 
 
 class WorkflowInputError(ValueError):
@@ -19,10 +21,10 @@ class WorkflowInputError(ValueError):
         self.errors = errors
 
 
-def _validate(*, team: Team, source: Connection, target: Connection, mapping: dict[str, Any]) -> None:
+def _validate(*, team: Team, source: Connection | None, target: Connection, mapping: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     for field, connection in (("source_connection", source), ("target_connection", target)):
-        if connection.team_id != team.pk:
+        if connection is not None and connection.team_id != team.pk:
             errors[field] = ["Choose one of your team's connections."]
     try:
         compile_mapping(mapping)
@@ -37,7 +39,7 @@ def workflow_create(
     *,
     team: Team,
     name: str,
-    source_connection: Connection,
+    source_connection: Connection | None,
     source_object: str,
     target_connection: Connection,
     target_object: str,
@@ -46,7 +48,11 @@ def workflow_create(
     poll_interval_seconds: int = 60,
     enabled: bool = False,
     description: str = "",
+    trigger: str = Workflow.Trigger.POLL,
+    publish: bool = True,
+    user: Any = None,
 ) -> Workflow:
+    """Create a workflow; by default its first version is published so it can run at once."""
     _validate(team=team, source=source_connection, target=target_connection, mapping=mapping)
     workflow = Workflow.objects.create(
         team=team,
@@ -60,8 +66,12 @@ def workflow_create(
         match_field=match_field,
         poll_interval_seconds=poll_interval_seconds,
         enabled=enabled,
+        trigger=trigger,
+        webhook_token=secrets.token_urlsafe(24),
     )
     TriggerCursor.objects.create(workflow=workflow)
+    if publish:
+        workflow_publish(workflow=workflow, user=user)
     schedule_sync(workflow=workflow)
     return workflow
 
@@ -69,17 +79,26 @@ def workflow_create(
 _EDITABLE = {
     "name",
     "description",
+    "trigger",
     "source_object",
     "target_object",
     "mapping",
     "match_field",
     "poll_interval_seconds",
-    "enabled",
+    "start_from",
+    "start_from_date",
+    "flood_threshold",
+    "webhook_signature",
+    "webhook_id_path",
+    "webhook_record_path",
 }
 
 
 @transaction.atomic
-def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
+def workflow_update(
+    *, workflow: Workflow, publish: bool = False, user: Any = None, **changes: Any
+) -> Workflow:
+    """Edit the draft. The running version changes only when `publish` is set (or on a later publish)."""
     unknown = set(changes) - _EDITABLE
     if unknown:
         raise WorkflowInputError({name: ["This field cannot be changed."] for name in sorted(unknown)})
@@ -92,12 +111,32 @@ def workflow_update(*, workflow: Workflow, **changes: Any) -> Workflow:
         mapping=workflow.mapping,
     )
     workflow.save()
+    if publish:
+        workflow_publish(workflow=workflow, user=user)
+    return workflow
+
+
+@transaction.atomic
+def workflow_set_enabled(*, workflow: Workflow, enabled: bool, user: Any = None) -> Workflow:
+    """Enable or disable. Enabling a never-published workflow publishes its draft first."""
+    workflow.enabled = enabled
+    if enabled:
+        workflow.paused_reason = ""
+    workflow.save(update_fields=["enabled", "paused_reason", "updated_at"])
+    if enabled and workflow.published_version is None:
+        workflow_publish(workflow=workflow, user=user)
     schedule_sync(workflow=workflow)
     return workflow
 
 
-def workflow_set_enabled(*, workflow: Workflow, enabled: bool) -> Workflow:
-    return workflow_update(workflow=workflow, enabled=enabled)
+@transaction.atomic
+def workflow_pause(*, workflow: Workflow, reason: str) -> Workflow:
+    """The hub stops a workflow by itself (schema drift, a flood to confirm), saying why."""
+    workflow.enabled = False
+    workflow.paused_reason = reason
+    workflow.save(update_fields=["enabled", "paused_reason", "updated_at"])
+    schedule_sync(workflow=workflow)
+    return workflow
 
 
 @transaction.atomic

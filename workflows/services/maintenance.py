@@ -1,0 +1,63 @@
+"""Periodic housekeeping: retention of run records, picking up webhook events that are due."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from workflows.models import InboundEvent, Run, Workflow
+
+PRUNE_BATCH = 500
+
+
+def runs_prune(*, older_than_days: int | None = None) -> int:
+    """Delete finished runs (with their per-record outcomes) older than the retention period.
+
+    Runs still queued or running, and the newest run of each workflow, are kept whatever their age.
+    Returns how many runs were deleted.
+    """
+    days = older_than_days if older_than_days is not None else settings.HUB_RUN_RETENTION_DAYS
+    cutoff = timezone.now() - timedelta(days=days)
+    finished = [Run.Status.SUCCEEDED, Run.Status.PARTIAL, Run.Status.FAILED, Run.Status.HELD]
+    deleted = 0
+    while True:
+        ids = list(
+            Run.objects.filter(created_at__lt=cutoff, status__in=finished)
+            .exclude(pk__in=_newest_run_ids())
+            .order_by("id")
+            .values_list("id", flat=True)[:PRUNE_BATCH]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            InboundEvent.objects.filter(run_id__in=ids, status=InboundEvent.Status.PROCESSED).delete()
+            Run.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+    InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED, processed_at__lt=cutoff).delete()
+    return deleted
+
+
+def _newest_run_ids() -> list[int]:
+    from django.db.models import Max
+
+    return [
+        row["newest"] for row in Run.objects.values("workflow_id").annotate(newest=Max("id")) if row["newest"]
+    ]
+
+
+def webhooks_due() -> list[int]:
+    """Enabled webhook workflows with events waiting (new, or due for a retry)."""
+    now = timezone.now()
+    return list(
+        Workflow.objects.filter(enabled=True, trigger=Workflow.Trigger.WEBHOOK)
+        .filter(
+            Q(inbound_events__status=InboundEvent.Status.PENDING)
+            & (Q(inbound_events__next_attempt_at__isnull=True) | Q(inbound_events__next_attempt_at__lte=now))
+        )
+        .values_list("id", flat=True)
+        .distinct()
+    )
