@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from connectors import views as connector_views
+from connectors import views_oauth as connector_oauth_views
 from integrations_hub.accounts import views as account_views
 from integrations_hub.health.views import healthz
 from workflows import views as workflow_views
@@ -24,6 +25,7 @@ urlpatterns = [
         name="workflow_dead_letters",
     ),
     path("runs/<int:run_id>/replay/", workflow_views.run_replay_view, name="run_replay"),
+    path("workflows/<int:workflow_id>/upload/", workflow_views.workflow_upload, name="workflow_upload"),
     path("runs/<int:run_id>/confirm/", workflow_views.run_confirm_view, name="run_confirm"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -44,5 +46,14 @@ urlpatterns = [
     path("connections/<int:connection_id>/edit/", connector_views.connection_edit, name="connection_edit"),
     path(
         "connections/<int:connection_id>/test/", connector_views.connection_test_view, name="connection_test"
+    ),
+    path("connections/oauth/<str:kind>/", connector_oauth_views.oauth_connect, name="oauth_connect"),
+    path(
+        "connections/oauth/<str:kind>/callback/", connector_oauth_views.oauth_callback, name="oauth_callback"
+    ),
+    path(
+        "connections/<int:connection_id>/reconnect/",
+        connector_oauth_views.oauth_reconnect,
+        name="oauth_reconnect",
     ),
 ]

@@ -22,6 +22,7 @@ def definition_snapshot(workflow: Workflow) -> dict[str, Any]:
             "connection": workflow.source_connection_id,
             "object": workflow.source_object,
             "interval_seconds": workflow.poll_interval_seconds,
+            "cron": workflow.schedule_cron,
             "start_from": workflow.start_from,
             "start_from_date": workflow.start_from_date.isoformat() if workflow.start_from_date else None,
             "flood_threshold": workflow.flood_threshold,

@@ -15,7 +15,9 @@ class Workflow(models.Model):
 
     class Trigger(models.TextChoices):
         POLL = "poll", "Poll for changes"
+        SCHEDULE = "schedule", "On a schedule (batched)"
         WEBHOOK = "webhook", "Webhook (real-time)"
+        FILE = "file", "File upload (CSV)"
         MANUAL = "manual", "Manual only"
 
     class StartFrom(models.TextChoices):
@@ -38,6 +40,8 @@ class Workflow(models.Model):
     match_field = models.CharField(max_length=120, default="email")
     mapping = models.JSONField(default=dict, help_text="Field mapping spec, see workflows.engine.mapping.")
     poll_interval_seconds = models.PositiveIntegerField(default=60)
+    # For the schedule trigger: a five-field cron expression in UTC; empty means every poll interval.
+    schedule_cron = models.CharField(max_length=100, blank=True, default="")
     enabled = models.BooleanField(default=False)
     # The one beat schedule of this workflow; kept in step by workflows.schedules.
     periodic_task = models.OneToOneField(
@@ -85,6 +89,12 @@ class Workflow(models.Model):
             return "real-time (webhook)"
         if self.trigger == self.Trigger.MANUAL:
             return "manual (run now)"
+        if self.trigger == self.Trigger.FILE:
+            return "on upload (CSV file)"
+        if self.trigger == self.Trigger.SCHEDULE and self.schedule_cron:
+            return f"batched (cron {self.schedule_cron} UTC)"
+        if self.trigger == self.Trigger.SCHEDULE:
+            return f"batched (every {self.poll_interval_seconds // 60 or 1} min)"
         minutes, seconds = divmod(self.poll_interval_seconds, 60)
         every = f"{minutes} min" if minutes and not seconds else f"{self.poll_interval_seconds} s"
         return f"near-real-time (every {every})"

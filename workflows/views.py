@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from integrations_hub.accounts.access import team_of, team_required
 from workflows.models import Run, RunRecord, Workflow
 from workflows.selectors import run_get, run_list, run_records, runs_by_id, workflow_get, workflow_list
+from workflows.services.files import FileRejected, file_receive
 from workflows.services.replay import dead_letters, run_replay
 from workflows.services.runs import run_confirm_flood, run_request
 from workflows.services.versions import has_unpublished_changes, workflow_publish
@@ -183,3 +184,23 @@ def run_confirm_view(request: HttpRequest, run_id: int) -> HttpResponse:
         messages.info(request, "This run is not waiting for confirmation, or another run is in progress.")
         return redirect("run_detail", run_id=run.pk)
     return redirect("run_detail", run_id=confirmed.pk)
+
+
+@require_POST
+@team_required
+def workflow_upload(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a CSV file to upload.")
+        return redirect("workflow_detail", workflow_id=workflow.pk)
+    try:
+        receipt = file_receive(workflow=workflow, upload=upload, name=upload.name or "upload.csv")
+    except FileRejected as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"{receipt.rows} rows received: {receipt.new} new, {receipt.duplicates} already uploaded before.",
+        )
+    return redirect("workflow_detail", workflow_id=workflow.pk)

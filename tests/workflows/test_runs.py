@@ -132,7 +132,9 @@ def test_an_edit_in_the_crm_is_an_updated_outcome_with_its_diff(
     assert user["phone"] == "+44 20 7946 0000"
 
 
-@pytest.mark.parametrize("crash_point", ["after_write_before_commit", "inside_commit"])
+@pytest.mark.parametrize(
+    "crash_point", ["after_read_before_write", "after_write_before_commit", "inside_commit"]
+)
 def test_a_crash_before_the_commit_rereads_and_never_skips_a_record(
     workflow: Workflow,
     crm_sandbox: Any,
@@ -155,7 +157,18 @@ def test_a_crash_before_the_commit_rereads_and_never_skips_a_record(
             raise Crash("worker died")
         real_save_links(workflow, links)
 
-    monkeypatch.setattr(run_service, "save_links", crashing_save_links)
+    real_write_chunk = run_service._write_chunk
+
+    def crashing_write_chunk(context: Any, chunk: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Crash("worker died between reading the page and writing it")
+        return real_write_chunk(context, chunk)
+
+    if crash_point == "after_read_before_write":
+        monkeypatch.setattr(run_service, "_write_chunk", crashing_write_chunk)
+    else:
+        monkeypatch.setattr(run_service, "save_links", crashing_save_links)
     with pytest.raises(Crash):
         _run(workflow)
     crashed = Run.objects.get(workflow=workflow)
@@ -165,6 +178,7 @@ def test_a_crash_before_the_commit_rereads_and_never_skips_a_record(
     assert cursor_after_crash is not None
 
     monkeypatch.setattr(run_service, "save_links", real_save_links)
+    monkeypatch.setattr(run_service, "_write_chunk", real_write_chunk)
     resumed = _run(workflow)
 
     assert resumed.status == Run.Status.SUCCEEDED, resumed.error

@@ -14,7 +14,8 @@ JSON when it starts with "$.". `empty` says what to do when the result is empty:
 (default) leaves the target's data alone, "clear" writes None.
 
 `compile_mapping` checks a spec once and turns every row into a closure, so applying it
-to each record does no validation and never raises.
+to each record does no validation and never raises. Transforms that reach outside the
+record (`lookup_link`) get their ports from the `ApplyContext` passed to `apply`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
 from connectors.base import FieldSchema, ObjectSchema
+from workflows.engine.lookups import ApplyContext
+from workflows.engine.paths import PATH_PREFIX, Reader, compile_path, first_line, path_reader, path_root
 from workflows.engine.transforms import (
     TRANSFORMS,
+    ContextStep,
     DropValue,
     RecordStep,
     TransformError,
@@ -39,9 +42,23 @@ from workflows.engine.transforms import (
     template_fields,
 )
 
+__all__ = [
+    "ApplyContext",
+    "CompiledMapping",
+    "Issue",
+    "MappedRecord",
+    "MappingSpecError",
+    "RowSpec",
+    "RowTrace",
+    "compile_mapping",
+    "parse_spec",
+    "path_root",
+    "validate_against_schemas",
+]
+
 EmptyPolicy = Literal["keep", "clear"]
 _ROW_KEYS = frozenset({"target", "source", "transforms", "empty"})
-_PATH_PREFIX = "$."
+_PATH_PREFIX = PATH_PREFIX
 
 
 class MappingSpecError(ValueError):
@@ -149,9 +166,9 @@ def _parse_sources(raw: Any) -> tuple[tuple[str, ...], dict[str, ParsedResult], 
     for name in sources:
         if name.startswith(_PATH_PREFIX):
             try:
-                paths[name] = jmespath.compile(name[len(_PATH_PREFIX) :])
-            except JMESPathError as exc:
-                problems.append(f"'{name}' is not a valid path ({_first_line(exc)})")
+                paths[name] = compile_path(name)
+            except ValueError as exc:
+                problems.append(str(exc))
     return sources, paths, problems
 
 
@@ -198,43 +215,13 @@ def compile_mapping(spec: Any) -> CompiledMapping:
 # Applying
 # ---------------------------------------------------------------------------------------------
 
-Reader = Callable[[Mapping[str, Any]], Any]
-
-
-def _plain_keys(node: Mapping[str, Any]) -> list[str] | None:
-    """The keys of a path made only of field names ("address.city"), else None."""
-    if node["type"] == "field":
-        return [node["value"]]
-    if node["type"] == "subexpression" and all(child["type"] == "field" for child in node["children"]):
-        return [child["value"] for child in node["children"]]
-    return None
-
-
-def _path_reader(path: ParsedResult) -> Reader:
-    keys = _plain_keys(path.parsed)
-    if keys is None:
-        return path.search
-
-    # jmespath's interpreter costs microseconds per call; a plain field path is walked
-    # directly with its semantics: a field of anything but an object is null.
-    def read(fields: Mapping[str, Any]) -> Any:
-        value: Any = fields
-        for key in keys:
-            try:
-                value = value.get(key)
-            except AttributeError:
-                return None
-        return value
-
-    return read
-
 
 def _reader(row: RowSpec) -> Reader:
     if len(row.sources) > 1 and not row.paths:
         names = row.sources
         return lambda fields: list(map(fields.get, names))
     readers = [
-        _path_reader(row.paths[name]) if name in row.paths else operator.methodcaller("get", name)
+        path_reader(row.paths[name]) if name in row.paths else operator.methodcaller("get", name)
         for name in row.sources
     ]
     if not readers:
@@ -292,6 +279,23 @@ def _record_runner(read: Reader, steps: list[RecordStep]) -> Reader:
     return run
 
 
+ContextRunner = Callable[[Mapping[str, Any], ApplyContext | None], Any]
+
+
+def _context_runner(read: Reader, steps: list[ContextStep]) -> ContextRunner:
+    def run(fields: Mapping[str, Any], context: ApplyContext | None) -> Any:
+        value = read(fields)
+        for step in steps:
+            value = step(value, fields, context)
+        return value
+
+    return run
+
+
+def _with_context(run: ContextRunner, context: ApplyContext | None) -> Reader:
+    return lambda fields: run(fields, context)
+
+
 @dataclass(frozen=True, slots=True)
 class _CompiledRow:
     target: str
@@ -302,6 +306,25 @@ class _CompiledRow:
     names: str  # transform names, for the rare unexpected-error message
 
 
+# Not frozen for the same reason as MappedRecord: previews build one per row.
+@dataclass(slots=True)
+class RowTrace:
+    """What one row did with one record, for the mapping preview.
+
+    `status` is "mapped", "cleared" (written as None), "dropped" (target left alone) or
+    "error"; `message` says why for the last two.
+    """
+
+    target: str
+    source: Any
+    status: Literal["mapped", "cleared", "dropped", "error"]
+    value: Any = None
+    message: str | None = None
+
+
+_Row = tuple[str, Reader, _CompiledRow]
+
+
 class CompiledMapping:
     """A checked spec with one closure per row; build it with `compile_mapping`."""
 
@@ -310,22 +333,51 @@ class CompiledMapping:
         self.targets = tuple(row.target for row in rows)
         self.source_fields = frozenset(_source_fields(rows))
         compiled = []
-        for row in rows:
+        # Rows with a transform that needs the apply context (lookup_link), by position.
+        context_runners: list[tuple[int, ContextRunner]] = []
+        for position, row in enumerate(rows):
             read = _reader(row)
             names = ", ".join(spec.name for spec, _ in row.transforms) or "reading the source"
-            compiled.append(
-                _CompiledRow(
-                    row.target, _runner(row, read), read, len(row.sources) > 1, row.empty == "clear", names
+            if any(spec.uses_context for spec, _ in row.transforms):
+                context_run = _context_runner(
+                    read, [spec.bind_context(args) for spec, args in row.transforms]
                 )
+                context_runners.append((position, context_run))
+                # Without a context the row still runs, and its transform explains what is missing.
+                run: Reader = _with_context(context_run, None)
+            else:
+                run = _runner(row, read)
+            compiled.append(
+                _CompiledRow(row.target, run, read, len(row.sources) > 1, row.empty == "clear", names)
             )
-        self._rows = tuple((row.target, row.run, row) for row in compiled)
+        self._rows: tuple[_Row, ...] = tuple((row.target, row.run, row) for row in compiled)
+        self._context_runners = tuple(context_runners)
 
-    def apply(self, fields: Mapping[str, Any]) -> MappedRecord:
-        """Map one source record; problems become `.errors`/`.dropped`, never exceptions."""
+    @property
+    def uses_context(self) -> bool:
+        """Whether some row needs ports from an ApplyContext (otherwise it fails those rows)."""
+        return bool(self._context_runners)
+
+    def _rows_for(self, context: ApplyContext | None) -> tuple[_Row, ...]:
+        if context is None or not self._context_runners:
+            return self._rows
+        rows = list(self._rows)
+        for position, context_run in self._context_runners:
+            target, _, row = rows[position]
+            rows[position] = (target, _with_context(context_run, context), row)
+        return tuple(rows)
+
+    def apply(self, fields: Mapping[str, Any], context: ApplyContext | None = None) -> MappedRecord:
+        """Map one source record; problems become `.errors`/`.dropped`, never exceptions.
+
+        `context` gives transforms such as lookup_link the ports they need.
+        """
         values: dict[str, Any] = {}
         dropped: list[tuple[str, str]] = []
         errors: list[tuple[str, str]] = []
-        for target, run, row in self._rows:
+        # The loop below is the hot path of every sync (tens of thousands of records a
+        # second), which is why it is written out here and not shared with `trace`.
+        for target, run, row in self._rows if context is None else self._rows_for(context):
             try:
                 value = run(fields)
             except DropValue as exc:
@@ -335,7 +387,7 @@ class CompiledMapping:
                 errors.append((target, exc.message))
                 continue
             except JMESPathError as exc:
-                errors.append((target, f"couldn't read the source field: {_first_line(exc)}"))
+                errors.append((target, f"couldn't read the source field: {first_line(exc)}"))
                 continue
             except Exception as exc:  # one malformed record must not stop the whole batch
                 errors.append((target, f"internal error in {row.names}: {type(exc).__name__}: {exc}"))
@@ -355,9 +407,37 @@ class CompiledMapping:
             values[target] = value
         return MappedRecord(values, dropped, errors)
 
+    def trace(self, fields: Mapping[str, Any], context: ApplyContext | None = None) -> list[RowTrace]:
+        """Map one record row by row, keeping what each row read; slower than `apply`."""
+        traces = []
+        for target, run, row in self._rows_for(context):
+            try:
+                source = row.read(fields)
+            except Exception:  # the row's own run reports the read error below
+                source = None
+            traces.append(_trace_row(target, run, row, fields, source))
+        return traces
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+def _trace_row(
+    target: str, run: Reader, row: _CompiledRow, fields: Mapping[str, Any], source: Any
+) -> RowTrace:
+    try:
+        value = run(fields)
+    except DropValue as exc:
+        return RowTrace(target, source, "dropped", message=exc.message)
+    except TransformError as exc:
+        return RowTrace(target, source, "error", message=exc.message)
+    except JMESPathError as exc:
+        return RowTrace(target, source, "error", message=f"couldn't read the source field: {first_line(exc)}")
+    except Exception as exc:
+        message = f"internal error in {row.names}: {type(exc).__name__}: {exc}"
+        return RowTrace(target, source, "error", message=message)
+    if is_empty(value):
+        if row.clear:
+            return RowTrace(target, source, "cleared", None, "empty, so the target field is cleared")
+        return RowTrace(target, source, "dropped", message=_empty_reason(row, fields))
+    return RowTrace(target, source, "mapped", value)
 
 
 def _empty_reason(row: _CompiledRow, fields: Mapping[str, Any]) -> str:
@@ -380,12 +460,6 @@ def _source_fields(rows: list[RowSpec]) -> set[str]:
             if spec.name == "format":
                 names.update(template_fields(args["template"]))
     return names
-
-
-def path_root(source: str) -> str | None:
-    """The top-level field a "$." path starts from ("$.address.city" -> "address"), if plain."""
-    head = source[len(_PATH_PREFIX) :].split(".", 1)[0].split("[", 1)[0]
-    return head if head.isidentifier() else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,9 @@ evaluated as code: a transform is looked up by name in `TRANSFORMS` and called w
 arguments that were checked against its argument schema. Every transform returns the
 new value or raises `TransformError` with a message the user can act on; `None` (an
 empty source value) passes through unchanged unless the transform exists to fill it.
+
+The larger transforms live in their own modules (dates, addresses, phones, lookups);
+this module is their registry, with the metadata the mapping editor shows.
 """
 
 from __future__ import annotations
@@ -15,98 +18,72 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from workflows.engine.addresses import ADDRESS_PARTS, split_address
+from workflows.engine.dates import check_date_args, prepare_to_date, prepare_to_datetime, to_date, to_datetime
+from workflows.engine.lookups import (
+    MISSING_LINK_POLICIES,
+    ApplyContext,
+    ContextStep,
+    check_lookup_link,
+    lookup_link,
+    prepare_lookup_link,
+)
+from workflows.engine.phones import check_region, to_phone_e164
+from workflows.engine.placeholders import parse_template, render_value, template_fields, template_problems
+from workflows.engine.values import (
+    DropValue,
+    TransformError,
+    as_text,
+    describe_kind,
+    is_empty,
+    parse_number,
+    parse_yes_no,
+    show,
+)
 
-class TransformError(Exception):
-    """A value could not be transformed; `message` is shown to the user as-is."""
+__all__ = [
+    "TRANSFORMS",
+    "ApplyContext",
+    "ArgSpec",
+    "ContextStep",
+    "DropValue",
+    "RecordStep",
+    "TransformError",
+    "TransformSpec",
+    "ValueStep",
+    "as_text",
+    "catalog",
+    "default",
+    "describe_kind",
+    "first_non_empty",
+    "format_template",
+    "is_empty",
+    "join",
+    "lookup_link",
+    "lower",
+    "replace",
+    "show",
+    "split_address",
+    "split_name",
+    "template_fields",
+    "title",
+    "to_boolean",
+    "to_date",
+    "to_datetime",
+    "to_integer",
+    "to_number",
+    "to_phone_e164",
+    "to_string",
+    "trim",
+    "truncate",
+    "upper",
+    "value_map",
+]
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class DropValue(TransformError):
-    """The transform decided this target should be left alone for this record (not an error)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared helpers
-# ---------------------------------------------------------------------------------------------
-
-_SHOW_LIMIT = 60
-
-
-def show(value: Any) -> str:
-    """Quote a value for a message; long values are cut so one bad record can't flood the log."""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        except (TypeError, ValueError, RecursionError):
-            # e.g. an integer too long for Python to print: describe it instead.
-            return describe_kind(value)
-    if len(text) > _SHOW_LIMIT:
-        text = text[: _SHOW_LIMIT - 1] + "…"
-    return f"'{text}'"
-
-
-def describe_kind(value: Any) -> str:
-    """Name a value's kind in business terms ("a list", not "list")."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a yes/no value"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a group of fields"
-    return f"a value of type {type(value).__name__}"
-
-
-def is_empty(value: Any) -> bool:
-    """Empty means "nothing to write": None, blank text, or an empty list/object."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value or value.isspace()
-    if isinstance(value, list | tuple | dict):
-        return not value
-    return False
-
-
-def _float_text(value: float) -> str:
-    if not math.isfinite(value):
-        raise TransformError(f"{show(value)} is not a usable number")
-    # 3.0 reads as "3" to a person; beyond 2**53 floats stop being exact integers.
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
-
-
-def as_text(value: Any, transform: str) -> str:
-    """Turn a scalar into text for a text transform; lists and objects are refused."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        try:
-            return str(value)
-        except ValueError:  # Python refuses to print integers with thousands of digits
-            raise TransformError("the number is too long to use as text") from None
-    if isinstance(value, float):
-        return _float_text(value)
-    raise TransformError(f"{transform} expects text, not {describe_kind(value)}")
+_MISSING = object()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,8 +178,6 @@ def default(current: Any, /, value: Any = None) -> Any:
 # value_map
 # ---------------------------------------------------------------------------------------------
 
-_MISSING = object()
-
 
 def _map_key_normaliser(case_insensitive: bool) -> Callable[[str], str]:
     # Surrounding spaces are never meaningful in a picklist value, so they never block a match.
@@ -268,56 +243,16 @@ def _check_value_map(args: Mapping[str, Any]) -> list[str]:
 # Numbers and yes/no
 # ---------------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_CURRENCY = "$€£¥"
-
-
-def _parse_number(value: Any) -> int | float | None:
-    if not isinstance(value, str):
-        if value is None:
-            return None
-        if isinstance(value, bool):  # checkboxes often land in number fields as 1/0
-            return int(value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise TransformError(f"{show(value)} is not a number")
-            return value
-        raise TransformError(f"expected a number, not {describe_kind(value)}")
-    text = value.strip()
-    if not text:
-        return None
-    # A regex rather than float(): float() also accepts "nan", "inf" and "1_000".
-    if not _NUMBER.fullmatch(text):
-        if text[0] in _CURRENCY:
-            text = text[1:].lstrip()
-        # Only unambiguous thousands grouping ("1,234.5") is accepted: "1,5" may mean 1.5.
-        if _GROUPED.fullmatch(text):
-            text = text.replace(",", "")
-        if not _NUMBER.fullmatch(text):
-            raise TransformError(f"{show(value)} is not a number")
-    try:
-        if "." not in text and "e" not in text.lower():
-            return int(text)
-        number = float(text)
-    except ValueError:  # an integer with thousands of digits
-        raise TransformError(f"{show(value)} is too long to be a number") from None
-    if not math.isfinite(number):
-        raise TransformError(f"{show(value)} is too large to be a number")
-    return number
-
 
 def to_number(value: Any, /) -> Any:
-    number = _parse_number(value)
+    number = parse_number(value)
     if isinstance(number, float) and number.is_integer() and abs(number) < 2**53:
         return int(number)
     return number
 
 
 def to_integer(value: Any, /, rounding: str = "fail") -> Any:
-    number = _parse_number(value)
+    number = parse_number(value)
     if number is None or isinstance(number, int):
         return number
     if number.is_integer():
@@ -330,156 +265,8 @@ def to_integer(value: Any, /, rounding: str = "fail") -> Any:
     raise TransformError(f"{show(value)} is not a whole number")
 
 
-_TRUE = frozenset({"true", "yes", "y", "t", "1", "on"})
-_FALSE = frozenset({"false", "no", "n", "f", "0", "off"})
-
-
 def to_boolean(value: Any, /) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        if value == 1:
-            return True
-        if value == 0:
-            return False
-        raise TransformError(f"{show(value)} is not yes/no (numbers must be 1 or 0)")
-    if not isinstance(value, str):
-        raise TransformError(f"expected yes/no, not {describe_kind(value)}")
-    text = value.strip().casefold()
-    if not text:
-        return None
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise TransformError(f"{show(value)} is not yes/no (use yes/no, true/false, 1/0 or on/off)")
-
-
-# ---------------------------------------------------------------------------------------------
-# Dates and times
-# ---------------------------------------------------------------------------------------------
-
-_DATE_FORMATS = (
-    "%Y-%m-%d",
-    "%Y/%m/%d",
-    "%d.%m.%Y",
-    "%d %b %Y",
-    "%d %B %Y",
-    "%b %d, %Y",
-    "%B %d, %Y",
-    "%b %d %Y",
-)
-_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
-_EPOCH_START = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _from_epoch(amount: float, unit: str, original: Any) -> datetime:
-    try:
-        if unit == "s":
-            return _EPOCH_START + timedelta(seconds=amount)
-        return _EPOCH_START + timedelta(milliseconds=amount)
-    except (OverflowError, ValueError):
-        raise TransformError(f"{show(original)} is out of the range of dates") from None
-
-
-def _parse_moment(value: Any, day_first: bool, epoch_unit: str) -> date | datetime | None:
-    """Read a date or a date-time; a date-only input stays a `date` so no time is invented."""
-    if not isinstance(value, str):
-        if value is None or isinstance(value, date):  # datetime is a subclass of date
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TransformError(f"expected a date, not {describe_kind(value)}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise TransformError(f"{show(value)} is not a date")
-        return _from_epoch(value, epoch_unit, value)
-    text = value.strip()
-    if not text:
-        return None
-    # Character checks rather than regexes: this runs per record and regexes cost more here.
-    if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
-        try:
-            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-        except ValueError:
-            raise TransformError(f"{show(value)} is not a valid date") from None
-    digits = text.removeprefix("-")
-    if len(digits) > 8 and digits.isascii() and digits.isdigit():
-        if len(digits) > 20:  # also keeps int() away from its limit on huge digit strings
-            raise TransformError(f"{show(value)} is out of the range of dates")
-        return _from_epoch(int(text), epoch_unit, value)
-    slash = "%d/%m/%Y" if day_first else "%m/%d/%Y"
-    for date_format in (slash, "%Y%m%d", *_DATE_FORMATS):
-        for time_format in _TIME_FORMATS:
-            try:
-                parsed = datetime.strptime(text, date_format + time_format)  # zone applied by the caller
-            except ValueError:
-                continue
-            return parsed if time_format else parsed.date()
-    raise TransformError(f"{show(value)} is not a date (use e.g. 2024-03-31)")
-
-
-def to_date(value: Any, /, day_first: bool = False, epoch_unit: str = "ms") -> Any:
-    # Most sources already send ISO dates: checked by shape and by date.fromisoformat (which
-    # rejects anything but ASCII digits there), the text is already the output.
-    if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise TransformError(f"{show(value)} is not a valid date") from None
-        return value
-    moment = _parse_moment(value, day_first, epoch_unit)
-    if moment is None:
-        return None
-    # The calendar date as written: "2024-03-01T23:30-05:00" is 1 March to its author.
-    day = moment.date() if isinstance(moment, datetime) else moment
-    return day.isoformat()
-
-
-def to_datetime(value: Any, /, timezone: str = "UTC", day_first: bool = False, epoch_unit: str = "ms") -> Any:
-    return _to_datetime(value, ZoneInfo(timezone), day_first, epoch_unit)
-
-
-def _is_canonical_utc(value: Any) -> bool:
-    """Already in the output form "YYYY-MM-DDTHH:MM:SSZ" (what most APIs send)."""
-    if value.__class__ is not str or len(value) != 20 or value[19] != "Z" or value[10] != "T":
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return value[4] == value[7] == "-" and value[13] == value[16] == ":"
-
-
-def _to_datetime(value: Any, zone: tzinfo, day_first: bool, epoch_unit: str) -> Any:
-    # Formatting a datetime costs over a microsecond; input already in output form is returned.
-    if _is_canonical_utc(value):
-        return value
-    moment = _parse_moment(value, day_first, epoch_unit)
-    if moment is None:
-        return None
-    try:
-        if not isinstance(moment, datetime):
-            moment = datetime.combine(moment, time())
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
-        moment = moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise TransformError(f"{show(value)} is out of the range of dates") from None
-    # One spelling of UTC for every output so unchanged records fingerprint the same;
-    # slicing off "+00:00" is several times cheaper than replace(tzinfo=None).
-    return moment.isoformat()[:-6] + "Z"
-
-
-def _check_timezone(args: Mapping[str, Any]) -> list[str]:
-    try:
-        ZoneInfo(args["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        return [f"{show(args['timezone'])} is not a known time zone (use e.g. Europe/Berlin)"]
-    return []
-
-
-def _prepare_to_datetime(args: Mapping[str, Any]) -> ValueStep:
-    zone, day_first, unit = ZoneInfo(args["timezone"]), args["day_first"], args["epoch_unit"]
-    return lambda value: _to_datetime(value, zone, day_first, unit)
+    return parse_yes_no(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,64 +300,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-# `{{` and `}}` are literal braces; anything else between braces names a record field.
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-
-TemplatePart = tuple[str, str | None]
-
-
-def parse_template(template: str) -> list[TemplatePart]:
-    """Split a template into (literal text, field name or None) parts, once, at compile time."""
-    parts: list[TemplatePart] = []
-    position = 0
-    for match in _PLACEHOLDER.finditer(template):
-        literal = template[position : match.start()]
-        position = match.end()
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            parts.append((literal + token[0], None))
-        else:
-            parts.append((literal, match.group(1).strip()))
-    parts.append((template[position:], None))
-    return parts
-
-
-def template_fields(template: str) -> list[str]:
-    return [name for _, name in parse_template(template) if name is not None]
-
-
-def _render(parts: list[TemplatePart], record: Mapping[str, Any]) -> Any:
-    chunks: list[str] = []
-    has_fields = filled = False
-    for literal, name in parts:
-        chunks.append(literal)
-        if name is None:
-            continue
-        has_fields = True
-        field_value = record.get(name)
-        if not is_empty(field_value):
-            filled = True
-            chunks.append(as_text(field_value, "format"))
-    # A template whose fields are all empty would write bare punctuation (" ", ", ").
-    if has_fields and not filled:
-        return None
-    return "".join(chunks)
-
-
 def format_template(value: Any, /, template: str = "", record: Mapping[str, Any] | None = None) -> Any:
     """Fill `{field}` placeholders from the record; the current value is not used."""
-    return _render(parse_template(template), record or {})
+    return render_value(parse_template(template), record or {})
 
 
 def _prepare_format(args: Mapping[str, Any]) -> RecordStep:
     parts = parse_template(args["template"])
-    return lambda value, record: _render(parts, record)
+    return lambda value, record: render_value(parts, record)
 
 
 def _check_template(args: Mapping[str, Any]) -> list[str]:
-    if any(name == "" for _, name in parse_template(args["template"])):
-        return ["the template has an empty placeholder {}; put a field name between the braces"]
-    return []
+    return template_problems(args["template"])
+
+
+def _check_phone_region(args: Mapping[str, Any]) -> list[str]:
+    problem = check_region(args["default_region"])
+    return [] if problem is None else [problem]
 
 
 def _check_replace(args: Mapping[str, Any]) -> list[str]:
@@ -581,10 +327,12 @@ def _check_replace(args: Mapping[str, Any]) -> list[str]:
 # Registry
 # ---------------------------------------------------------------------------------------------
 
-ArgType = Literal["text", "integer", "boolean", "choice", "mapping", "any"]
+ArgType = Literal["text", "integer", "boolean", "choice", "mapping", "text_list", "any"]
 ValueKind = Literal["any", "text", "number", "integer", "boolean", "date", "datetime", "list", "same"]
 # A bound transform: current value -> new value. The few that read other fields of the
-# record (format) are bound as RecordSteps: (current value, the whole record) -> new value.
+# record (format) are bound as RecordSteps: (current value, the whole record) -> new value,
+# and the ones that reach outside the record (lookup_link) as ContextSteps, which are also
+# given the ApplyContext of the call.
 ValueStep = Callable[[Any], Any]
 RecordStep = Callable[[Any, Mapping[str, Any]], Any]
 
@@ -612,6 +360,10 @@ class ArgSpec:
             return f"'{self.name}' must be one of: {', '.join(self.choices)}"
         if self.type == "mapping" and not all(isinstance(key, str) for key in value):
             return f"'{self.name}' must map text values"
+        if self.type == "text_list" and not (
+            isinstance(value, list) and all(isinstance(item, str) and item for item in value)
+        ):
+            return f"'{self.name}' must be a list of text"
         if self.minimum is not None and value < self.minimum:
             return f"'{self.name}' must be at least {self.minimum}"
         return None
@@ -622,6 +374,7 @@ _ARG_TYPE_NAMES = {
     "integer": "a whole number",
     "boolean": "true or false",
     "mapping": "a map",
+    "text_list": "a list of text",
 }
 
 
@@ -639,6 +392,8 @@ class TransformSpec:
     # a transform with `prepare_record` reads the record and is bound only as a RecordStep.
     prepare: Callable[[Mapping[str, Any]], ValueStep] | None = None
     prepare_record: Callable[[Mapping[str, Any]], RecordStep] | None = None
+    # A transform with `prepare_context` needs a port from the ApplyContext (see lookups).
+    prepare_context: Callable[[Mapping[str, Any]], ContextStep] | None = None
     check: Callable[[Mapping[str, Any]], list[str]] | None = None
 
     def validate_args(self, args: Any) -> tuple[dict[str, Any], list[str]]:
@@ -672,16 +427,39 @@ class TransformSpec:
     def uses_record(self) -> bool:
         return self.prepare_record is not None
 
+    @property
+    def uses_context(self) -> bool:
+        return self.prepare_context is not None
+
     def bind_value(self, args: Mapping[str, Any]) -> ValueStep | None:
-        """Bind checked arguments once so each record costs one plain call; None if it reads the record."""
-        return None if self.prepare_record is not None else self._value_step(args)
+        """Bind checked arguments once so each record costs one plain call.
+
+        None if the transform reads the record or the apply context.
+        """
+        if self.prepare_record is not None or self.prepare_context is not None:
+            return None
+        return self._value_step(args)
 
     def bind(self, args: Mapping[str, Any]) -> RecordStep:
-        """Bind checked arguments as a step that is also given the whole record."""
+        """Bind checked arguments as a step that is also given the whole record.
+
+        A transform that needs the apply context gets none here, so it fails with its
+        "not available" message; bind it with `bind_context` to give it one.
+        """
+        if self.prepare_context is not None:
+            context_step = self.prepare_context(args)
+            return lambda value, record: context_step(value, record, None)
         if self.prepare_record is not None:
             return self.prepare_record(args)
         step = self._value_step(args)
         return lambda value, record: step(value)
+
+    def bind_context(self, args: Mapping[str, Any]) -> ContextStep:
+        """Bind checked arguments as a step given the record and the ApplyContext."""
+        if self.prepare_context is not None:
+            return self.prepare_context(args)
+        record_step = self.bind(args)
+        return lambda value, record, context: record_step(value, record)
 
     def _value_step(self, args: Mapping[str, Any]) -> ValueStep:
         if self.prepare is not None:
@@ -703,6 +481,7 @@ class TransformSpec:
             "output": self.output,
             "accepts_list": self.accepts_list,
             "uses_record": self.uses_record,
+            "uses_context": self.uses_context,
             "args": [
                 {
                     "name": arg.name,
@@ -710,7 +489,7 @@ class TransformSpec:
                     "label": arg.label,
                     "description": arg.description,
                     "required": arg.required,
-                    "default": arg.default,
+                    "default": list(arg.default) if isinstance(arg.default, tuple) else arg.default,
                     "choices": list(arg.choices),
                     "minimum": arg.minimum,
                 }
@@ -719,6 +498,23 @@ class TransformSpec:
         }
 
 
+_INPUT_TIMEZONE = ArgSpec(
+    "input_timezone",
+    "text",
+    "Time zone of the source",
+    "Zone of times written without an offset, e.g. Europe/Berlin",
+    default="UTC",
+)
+_OUTPUT_TIMEZONE = ArgSpec(
+    "output_timezone", "text", "Time zone of the target", "Zone the result is given in", default="UTC"
+)
+_FORMATS = ArgSpec(
+    "formats",
+    "text_list",
+    "Formats",
+    "Date formats to try first, e.g. %d/%m/%Y %H:%M; the common formats are tried after them",
+    default=(),
+)
 _DAY_FIRST = ArgSpec(
     "day_first", "boolean", "Day before month", "Read 03/04/2024 as 3 April instead of March 4", default=False
 )
@@ -861,28 +657,81 @@ _SPECS = (
     TransformSpec(
         "to_date",
         "Date",
-        "Read a date (2024-03-31, 03/31/2024, 31 Mar 2024, timestamps) as YYYY-MM-DD",
+        "Read a date (2024-03-31, 03/31/2024, 31 Mar 2024, timestamps) as YYYY-MM-DD;"
+        " a date and time gives its day in the target's time zone",
         to_date,
         "any",
         "date",
-        args=(_DAY_FIRST, _EPOCH_UNIT),
+        args=(_INPUT_TIMEZONE, _OUTPUT_TIMEZONE, _FORMATS, _DAY_FIRST, _EPOCH_UNIT),
+        prepare=prepare_to_date,
+        check=check_date_args,
     ),
     TransformSpec(
         "to_datetime",
         "Date and time",
-        "Read a date and time as an ISO 8601 UTC timestamp",
+        "Read a date and time as an ISO 8601 timestamp (UTC unless the target's time zone is set)",
         to_datetime,
         "any",
         "datetime",
-        args=(
-            ArgSpec("timezone", "text", "Time zone", "Zone of times written without one", default="UTC"),
-            _DAY_FIRST,
-            _EPOCH_UNIT,
-        ),
-        prepare=_prepare_to_datetime,
-        check=_check_timezone,
+        args=(_INPUT_TIMEZONE, _OUTPUT_TIMEZONE, _FORMATS, _DAY_FIRST, _EPOCH_UNIT),
+        prepare=prepare_to_datetime,
+        check=check_date_args,
     ),
     TransformSpec("to_string", "Text", "Write the value as text", to_string, "any", "text"),
+    TransformSpec(
+        "split_address",
+        "Split address",
+        "Take the street, city, region, postcode or country from a one-line address"
+        " ('221B Baker Street, London NW1 6XE, United Kingdom')",
+        split_address,
+        "text",
+        "text",
+        args=(
+            ArgSpec("part", "choice", "Part", "Which part to keep", default="street", choices=ADDRESS_PARTS),
+        ),
+    ),
+    TransformSpec(
+        "to_phone_e164",
+        "Phone number (E.164)",
+        "Write a phone number in international form (+442079460958); invalid numbers fail the record."
+        " Extensions are left out",
+        to_phone_e164,
+        "text",
+        "text",
+        args=(
+            ArgSpec(
+                "default_region",
+                "text",
+                "Default country",
+                "Two-letter country code for numbers written without +, e.g. GB",
+            ),
+        ),
+        check=_check_phone_region,
+    ),
+    TransformSpec(
+        "lookup_link",
+        "Linked record",
+        "Use the id of the record this one is linked to in another connection",
+        lookup_link,
+        "text",
+        "text",
+        args=(
+            ArgSpec(
+                "connection", "any", "Connection", "The connection the linked record is in", required=True
+            ),
+            ArgSpec("object", "text", "Object", "e.g. companies", required=True),
+            ArgSpec(
+                "missing",
+                "choice",
+                "When there is no linked record",
+                "fail the record, leave the value empty, or leave the field alone",
+                default="fail",
+                choices=MISSING_LINK_POLICIES,
+            ),
+        ),
+        prepare_context=prepare_lookup_link,
+        check=check_lookup_link,
+    ),
 )
 
 TRANSFORMS: dict[str, TransformSpec] = {spec.name: spec for spec in _SPECS}

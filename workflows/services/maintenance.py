@@ -53,7 +53,7 @@ def webhooks_due() -> list[int]:
     """Enabled webhook workflows with events waiting (new, or due for a retry)."""
     now = timezone.now()
     return list(
-        Workflow.objects.filter(enabled=True, trigger=Workflow.Trigger.WEBHOOK)
+        Workflow.objects.filter(enabled=True, trigger__in=[Workflow.Trigger.WEBHOOK, Workflow.Trigger.FILE])
         .filter(
             Q(inbound_events__status=InboundEvent.Status.PENDING)
             & (Q(inbound_events__next_attempt_at__isnull=True) | Q(inbound_events__next_attempt_at__lte=now))

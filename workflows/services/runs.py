@@ -30,6 +30,8 @@ from workflows.models import RecordLink, Run, RunRecord, TriggerCursor, Workflow
 
 logger = logging.getLogger(__name__)
 
+# Triggers whose records arrive as stored events (webhook deliveries, rows of uploaded files).
+EVENT_TRIGGERS = (Workflow.Trigger.WEBHOOK, Workflow.Trigger.FILE)
 # A running run whose heartbeat is older than this was lost with its worker and may be replaced.
 STALE_RUN_AFTER = timedelta(minutes=10)
 
@@ -163,9 +165,7 @@ def run_execute(*, run_id: int) -> None:
             pages = replay_pages(run)
             for records, mark_read in pages:
                 process_records(context, records, mark_read)
-        elif (
-            context.definition.trigger_type == Workflow.Trigger.WEBHOOK and run.trigger != Run.Trigger.MANUAL
-        ):
+        elif context.definition.trigger_type in EVENT_TRIGGERS:
             from workflows.services.webhooks import event_pages
 
             for records, mark_read in event_pages(context):

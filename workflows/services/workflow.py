@@ -11,7 +11,7 @@ from connectors.models import Connection
 from integrations_hub.accounts.models import Team
 from workflows.engine.mapping import MappingSpecError, compile_mapping
 from workflows.models import TriggerCursor, Workflow
-from workflows.schedules import schedule_remove, schedule_sync
+from workflows.schedules import CronError, parse_cron, schedule_remove, schedule_sync
 from workflows.services.versions import workflow_publish
 
 
@@ -21,8 +21,15 @@ class WorkflowInputError(ValueError):
         self.errors = errors
 
 
-def _validate(*, team: Team, source: Connection | None, target: Connection, mapping: dict[str, Any]) -> None:
+def _validate(
+    *, team: Team, source: Connection | None, target: Connection, mapping: dict[str, Any], cron: str = ""
+) -> None:
     errors: dict[str, list[str]] = {}
+    if cron:
+        try:
+            parse_cron(cron)
+        except CronError as exc:
+            errors["schedule_cron"] = [str(exc)]
     for field, connection in (("source_connection", source), ("target_connection", target)):
         if connection is not None and connection.team_id != team.pk:
             errors[field] = ["Choose one of your team's connections."]
@@ -49,11 +56,14 @@ def workflow_create(
     enabled: bool = False,
     description: str = "",
     trigger: str = Workflow.Trigger.POLL,
+    schedule_cron: str = "",
     publish: bool = True,
     user: Any = None,
 ) -> Workflow:
     """Create a workflow; by default its first version is published so it can run at once."""
-    _validate(team=team, source=source_connection, target=target_connection, mapping=mapping)
+    _validate(
+        team=team, source=source_connection, target=target_connection, mapping=mapping, cron=schedule_cron
+    )
     workflow = Workflow.objects.create(
         team=team,
         name=name,
@@ -67,6 +77,7 @@ def workflow_create(
         poll_interval_seconds=poll_interval_seconds,
         enabled=enabled,
         trigger=trigger,
+        schedule_cron=schedule_cron,
         webhook_token=secrets.token_urlsafe(24),
     )
     TriggerCursor.objects.create(workflow=workflow)
@@ -85,6 +96,7 @@ _EDITABLE = {
     "mapping",
     "match_field",
     "poll_interval_seconds",
+    "schedule_cron",
     "start_from",
     "start_from_date",
     "flood_threshold",
@@ -109,6 +121,7 @@ def workflow_update(
         source=workflow.source_connection,
         target=workflow.target_connection,
         mapping=workflow.mapping,
+        cron=workflow.schedule_cron,
     )
     workflow.save()
     if publish:
