@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 from integrations_hub.env import (
-    ImproperlyConfiguredSetting,
     check_broker_url,
     env_bool,
     env_int,
@@ -25,12 +24,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("HUB_DATA_DIR", str(BASE_DIR / "data")))
 
 DEBUG = env_bool("DEBUG", False)
-# A missing key is only tolerated in DEBUG/demo mode, where a fixed local key is fine.
+# Without SECRET_KEY a random key is made once and kept in the data folder, so a local install is
+# never signed with a key published in the source. Several web servers must share one: set it.
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("HUB_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfiguredSetting("SECRET_KEY must be set when HUB_REQUIRE_SECRET_KEY is on")
-    SECRET_KEY = "insecure-local-demo-key-set-SECRET_KEY-in-production"  # noqa: S105
+    _key_file = DATA_DIR / "secret.key"
+    if not _key_file.exists():
+        import secrets as _secrets
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        _key_file.write_text(_secrets.token_urlsafe(64))
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -46,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "integrations_hub.accounts",
     "integrations_hub.health",
+    "integrations_hub.audit",
     "connectors",
     "workflows",
 ]
@@ -184,6 +190,10 @@ HUB_RETRY_SCHEDULE_SECONDS = env_int_list("HUB_RETRY_SCHEDULE_SECONDS", [60, 600
 HUB_RUN_RETENTION_DAYS = env_int("HUB_RUN_RETENTION_DAYS", 30, minimum=1)
 # A worker or beat that has not reported for this long is shown as down by /healthz.
 HUB_HEARTBEAT_STALE_SECONDS = env_int("HUB_HEARTBEAT_STALE_SECONDS", 120, minimum=10)
+# Before each run the schemas of the objects it maps are refreshed when older than this, so a mapped field
+# that was deleted or retyped pauses the workflow instead of failing every record (schema drift). Shorter
+# catches drift sooner at the cost of one schema request per object per run.
+HUB_SCHEMA_MAX_AGE_SECONDS = env_int("HUB_SCHEMA_MAX_AGE_SECONDS", 600, minimum=0)
 
 LOGGING = {
     "version": 1,
@@ -198,6 +208,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# --- Security headers and cookies -------------------------------------------
+# HUB_HTTPS=true when the hub is served over HTTPS (directly or behind a proxy that sets
+# X-Forwarded-Proto): cookies become Secure, HTTP is redirected and HSTS is sent.
+HUB_HTTPS = env_bool("HUB_HTTPS", False)
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_SECURE = env_bool("HUB_SECURE_COOKIES", False)
-SESSION_COOKIE_SECURE = env_bool("HUB_SECURE_COOKIES", False)
+# The pages send the CSRF token from the template (HTMX header), so scripts never need the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("HUB_SECURE_COOKIES", HUB_HTTPS)
+SECURE_SSL_REDIRECT = HUB_HTTPS and env_bool("HUB_SSL_REDIRECT", True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HUB_HTTPS else None
+SECURE_HSTS_SECONDS = env_int("HUB_HSTS_SECONDS", 31_536_000 if HUB_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HUB_HTTPS
+SECURE_HSTS_PRELOAD = HUB_HTTPS and env_bool("HUB_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -7,6 +7,7 @@ from django.urls import path
 from connectors import views as connector_views
 from connectors import views_oauth as connector_oauth_views
 from integrations_hub.accounts import views as account_views
+from integrations_hub.audit import views as audit_views
 from integrations_hub.health.views import healthz
 from workflows import views as workflow_views
 from workflows.intake import webhook_intake
@@ -31,6 +32,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("team/", account_views.team_detail, name="team"),
+    path("team/audit/", audit_views.audit_log, name="audit_log"),
     path("team/members/", account_views.member_add, name="member_add"),
     path("team/members/<int:membership_id>/role/", account_views.member_role, name="member_role"),
     path("workflows/<int:workflow_id>/", workflow_views.workflow_detail, name="workflow_detail"),

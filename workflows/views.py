@@ -57,7 +57,7 @@ def workflow_run_now(request: HttpRequest, workflow_id: int) -> HttpResponse:
 def workflow_toggle(request: HttpRequest, workflow_id: int) -> HttpResponse:
     workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
     enable = request.POST.get("enabled") == "on"
-    workflow_set_enabled(workflow=workflow, enabled=enable)
+    workflow_set_enabled(workflow=workflow, enabled=enable, user=request.user)
     messages.success(request, f"{workflow.name} is now {'enabled' if enable else 'disabled'}.")
     return redirect("workflow_detail", workflow_id=workflow.pk)
 

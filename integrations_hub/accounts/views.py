@@ -31,6 +31,7 @@ def member_add(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password"],
             role=form.cleaned_data["role"],
             email=form.cleaned_data["email"],
+            actor=request.user,
         )
         messages.success(request, f"{form.cleaned_data['username']} was added to {me.team}.")
         return redirect("team")
@@ -48,7 +49,7 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
-            member_set_role(membership=membership, role=form.cleaned_data["role"])
+            member_set_role(membership=membership, role=form.cleaned_data["role"], actor=request.user)
         except LastAdminError as exc:
             messages.error(request, str(exc))
         else:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
 import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from celery import bootsteps
 from django.db import close_old_connections
+from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from integrations_hub.health.models import Heartbeat
+from integrations_hub.health.models import BeatLease, Heartbeat
 
 HEARTBEAT_EVERY_SECONDS = 15.0
 
@@ -42,25 +47,53 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
         try:
             heartbeat_record(role=Heartbeat.Role.WORKER, hostname=worker.hostname)
         except Exception:
-            import logging
-
             logging.getLogger(__name__).exception("could not record the worker heartbeat")
 
 
+LEASE_SECONDS = 30.0
+
+
+def beat_lease_acquire(*, holder: str, seconds: float = LEASE_SECONDS) -> bool:
+    """Take or renew the beat lease; False while another live beat holds it.
+
+    One conditional update decides it, so two beats racing for an expired lease cannot both win.
+    """
+    close_old_connections()
+    now = timezone.now()
+    expires = now + timedelta(seconds=seconds)
+    BeatLease.objects.get_or_create(name="beat", defaults={"holder": holder, "expires_at": now})
+    taken = (
+        BeatLease.objects.filter(name="beat")
+        .filter(Q(holder=holder) | Q(expires_at__lt=now))
+        .update(holder=holder, expires_at=expires)
+    )
+    return taken == 1
+
+
 class HeartbeatScheduler(DatabaseScheduler):
-    """django-celery-beat's database scheduler that also records that beat is ticking."""
+    """django-celery-beat's database scheduler, guarded by a lease and recording that beat is ticking.
+
+    A second beat (started by mistake, or during a rolling deploy) waits instead of dispatching
+    every schedule a second time; it takes over when the first one stops renewing its lease.
+    """
 
     _last_heartbeat = 0.0
+    _holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        try:
+            leader = beat_lease_acquire(holder=self._holder)
+        except Exception:
+            logging.getLogger(__name__).exception("could not check the beat lease")
+            leader = False
+        if not leader:
+            return HEARTBEAT_EVERY_SECONDS / 3
         now = time.monotonic()
         if now - self._last_heartbeat >= HEARTBEAT_EVERY_SECONDS:
             self._last_heartbeat = now
             try:
                 heartbeat_record(role=Heartbeat.Role.BEAT, hostname=socket.gethostname())
             except Exception:
-                import logging
-
                 logging.getLogger(__name__).exception("could not record the beat heartbeat")
         interval: float = super().tick(*args, **kwargs)
         return min(interval, HEARTBEAT_EVERY_SECONDS)

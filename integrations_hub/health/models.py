@@ -19,3 +19,14 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}@{self.hostname}"
+
+
+class BeatLease(models.Model):
+    """Which beat process may dispatch schedules. Two beats never both dispatch: only the lease holder does."""
+
+    name = models.CharField(max_length=32, unique=True, default="beat")
+    holder = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"

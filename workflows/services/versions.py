@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
+from integrations_hub.audit.services import audit_record
 from workflows.definition import definition_snapshot
 from workflows.models import Workflow, WorkflowVersion
 from workflows.schedules import schedule_sync
@@ -30,6 +31,13 @@ def workflow_publish(*, workflow: Workflow, user: Any = None) -> WorkflowVersion
     workflow.published_version = version
     workflow.save(update_fields=["published_version", "updated_at"])
     schedule_sync(workflow=workflow)
+    audit_record(
+        team=workflow.team_id,
+        actor=user,
+        action="workflow.published",
+        obj=workflow,
+        summary=f"Published version {number} of {workflow.name!r}",
+    )
     return version
 
 

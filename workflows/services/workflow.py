@@ -9,6 +9,7 @@ from django.db import transaction
 
 from connectors.models import Connection
 from integrations_hub.accounts.models import Team
+from integrations_hub.audit.services import audit_record, field_changes
 from workflows.engine.mapping import MappingSpecError, compile_mapping
 from workflows.models import TriggerCursor, Workflow
 from workflows.schedules import CronError, parse_cron, schedule_remove, schedule_sync
@@ -81,6 +82,9 @@ def workflow_create(
         webhook_token=secrets.token_urlsafe(24),
     )
     TriggerCursor.objects.create(workflow=workflow)
+    audit_record(
+        team=team, actor=user, action="workflow.created", obj=workflow, summary=f"Created workflow {name!r}"
+    )
     if publish:
         workflow_publish(workflow=workflow, user=user)
     schedule_sync(workflow=workflow)
@@ -114,6 +118,7 @@ def workflow_update(
     unknown = set(changes) - _EDITABLE
     if unknown:
         raise WorkflowInputError({name: ["This field cannot be changed."] for name in sorted(unknown)})
+    before = {name: getattr(workflow, name) for name in changes}
     for name, value in changes.items():
         setattr(workflow, name, value)
     _validate(
@@ -124,9 +129,25 @@ def workflow_update(
         cron=workflow.schedule_cron,
     )
     workflow.save()
+    diff = field_changes(
+        {k: _plain(v) for k, v in before.items()}, {k: _plain(getattr(workflow, k)) for k in changes}
+    )
+    if diff:
+        audit_record(
+            team=workflow.team_id,
+            actor=user,
+            action="workflow.edited",
+            obj=workflow,
+            summary=f"Edited the draft of {workflow.name!r}",
+            changes=diff,
+        )
     if publish:
         workflow_publish(workflow=workflow, user=user)
     return workflow
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 @transaction.atomic
@@ -139,6 +160,13 @@ def workflow_set_enabled(*, workflow: Workflow, enabled: bool, user: Any = None)
     if enabled and workflow.published_version is None:
         workflow_publish(workflow=workflow, user=user)
     schedule_sync(workflow=workflow)
+    audit_record(
+        team=workflow.team_id,
+        actor=user,
+        action="workflow.enabled" if enabled else "workflow.disabled",
+        obj=workflow,
+        summary=f"{'Enabled' if enabled else 'Disabled'} {workflow.name!r}",
+    )
     return workflow
 
 
@@ -149,10 +177,20 @@ def workflow_pause(*, workflow: Workflow, reason: str) -> Workflow:
     workflow.paused_reason = reason
     workflow.save(update_fields=["enabled", "paused_reason", "updated_at"])
     schedule_sync(workflow=workflow)
+    audit_record(
+        team=workflow.team_id, actor=None, action="workflow.paused", obj=workflow, summary=f"Paused: {reason}"
+    )
     return workflow
 
 
 @transaction.atomic
-def workflow_delete(*, workflow: Workflow) -> None:
+def workflow_delete(*, workflow: Workflow, user: Any = None) -> None:
+    audit_record(
+        team=workflow.team_id,
+        actor=user,
+        action="workflow.deleted",
+        obj=workflow,
+        summary=f"Deleted {workflow.name!r}",
+    )
     schedule_remove(workflow=workflow)
     workflow.delete()
