@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -36,6 +36,11 @@ class ConnectorError(Exception):
 class AuthenticationError(ConnectorError):
     def __init__(self, message: str, *, status: int | None = 401) -> None:
         super().__init__(message, permanent=True, status=status)
+
+
+class ReconnectRequired(AuthenticationError):
+    """The system no longer accepts the connection's grant (e.g. a revoked OAuth refresh token): only a
+    person signing in again can fix it, so the connection shows "Needs reconnect" rather than "Failing"."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,81 @@ class Capabilities:
     upsert_key: str | None = None
     batch_size: int = 100
     webhooks: bool = False
+    # Off unless a client can really delete: the contract has no delete call yet, and feasibility must not
+    # promise one (connectors/feasibility.py).
+    delete: bool = False
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A system's documented request budget: at most `requests` in any window of `interval_seconds`.
+
+    The governor (connectors/ratelimit.py) turns it into a token bucket that holds `burst` tokens and
+    refills at (requests - burst) / interval_seconds. Burst plus one interval's refill is then exactly
+    `requests`, so no window of `interval_seconds` ever sees more than the documented limit, however the
+    requests of many workers interleave; the price is a sustained rate a little under the limit.
+    """
+
+    requests: int
+    interval_seconds: float
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        if self.interval_seconds <= 0:
+            raise ValueError("interval_seconds must be more than 0")
+        if not 1 <= self.burst < self.requests:
+            raise ValueError(
+                f"burst must be at least 1 and less than requests ({self.requests}); got {self.burst}"
+            )
+
+    @property
+    def refill_per_second(self) -> float:
+        return (self.requests - self.burst) / self.interval_seconds
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RateLimit:
+        """From a stored override: {"requests": 190, "interval_seconds": 10, "burst": 10}."""
+        unknown = set(data) - {"requests", "interval_seconds", "burst"}
+        if unknown:
+            raise ValueError(f"unknown rate limit keys: {', '.join(sorted(unknown))}")
+        try:
+            requests = data["requests"]
+            interval = data["interval_seconds"]
+        except KeyError as exc:
+            raise ValueError(f"a rate limit needs {exc.args[0]!r}") from None
+        burst = data.get("burst", 1)
+        if isinstance(requests, bool) or not isinstance(requests, int):
+            raise ValueError("requests must be a whole number")
+        if isinstance(burst, bool) or not isinstance(burst, int):
+            raise ValueError("burst must be a whole number")
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            raise ValueError("interval_seconds must be a number")
+        return cls(requests=requests, interval_seconds=float(interval), burst=burst)
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    """How a provider's OAuth 2.0 authorization-code flow works, with the real system's endpoints.
+
+    The app credentials (client id and secret) are not here: they belong to the installation and come
+    from settings (see docs/connectors.md), which may also point the endpoints at a sandbox.
+    """
+
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...] = ()
+
+
+class TokenSource(Protocol):
+    """Hands a client the connection's current OAuth access token and gets a new one when needed."""
+
+    def access_token(self) -> str:
+        """A token that is not about to expire (refreshed first if it is). Raises AuthenticationError."""
+        ...
+
+    def refresh(self, *, rejected: str | None) -> str:
+        """A new token after the system refused `rejected` (401). Raises AuthenticationError."""
+        ...
 
 
 class ConnectionConfig(BaseModel):
@@ -124,11 +204,19 @@ class ConnectionConfig(BaseModel):
 
 @dataclass
 class ConnectionSettings:
-    """What a client is built from: the connection's id (for metrics/limits), its config and its secrets."""
+    """What a client is built from: the connection's id (for metrics/limits), its config and its secrets.
+
+    `rate_limit`: the budget the HTTP layer's governor enforces (None: the provider's documented one).
+    `token_source`: set for OAuth connections; the client asks it for access tokens instead of reading
+    `credentials`.
+    """
 
     connection_id: int | None
     config: Mapping[str, Any]
-    credentials: Mapping[str, str] = field(default_factory=dict)
+    # Kept out of repr: settings end up in tracebacks and log lines, secrets must not.
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    rate_limit: RateLimit | None = None
+    token_source: TokenSource | None = field(default=None, repr=False)
 
 
 class ConnectorClient(abc.ABC):
@@ -160,6 +248,14 @@ class ConnectorClient(abc.ABC):
         failed result with the system's message; other items still go through.
         """
 
+    def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
+        """The first record whose `field` equals `value`, or None. Connectors that can search override it."""
+        raise ConnectorError(f"This connector cannot look {object_name} up by {field}.", permanent=True)
+
+    def delete(self, object_name: str, target_id: str) -> WriteResult:
+        """Delete (or archive, where the system only archives) one record by id."""
+        raise ConnectorError(f"This connector cannot delete {object_name}.", permanent=True)
+
 
 class Provider:
     """Describes one kind of system. Subclasses set the class attributes."""
@@ -173,8 +269,18 @@ class Provider:
     objects: ClassVar[dict[str, str]] = {}
     capabilities: ClassVar[dict[str, Capabilities]] = {}
     client_class: ClassVar[type[ConnectorClient]]
+    # The system's documented request budget per account; a connection may override it.
+    rate_limit: ClassVar[RateLimit | None] = None
+    # Set when the system supports "Connect with ..." (OAuth 2.0 authorization code with PKCE).
+    oauth: ClassVar[OAuthSpec | None] = None
 
     @classmethod
     def client(cls, settings: ConnectionSettings) -> ConnectorClient:
         cls.config_model.model_validate(dict(settings.config))
-        return cls.client_class(settings)
+        if settings.rate_limit is None and cls.rate_limit is not None:
+            settings = replace(settings, rate_limit=cls.rate_limit)
+        # Imported here: the governor's module needs this one (RateLimit).
+        from connectors.ratelimit import connection_budget
+
+        with connection_budget(settings.connection_id, settings.rate_limit):
+            return cls.client_class(settings)

@@ -32,6 +32,7 @@ def definition_snapshot(workflow: Workflow) -> dict[str, Any]:
         "target": {"connection": workflow.target_connection_id, "object": workflow.target_object},
         "match_field": workflow.match_field,
         "mapping": workflow.mapping,
+        "steps": workflow.steps or [],
     }
 
 
@@ -49,6 +50,8 @@ class Definition:
     flood_threshold: int
     webhook_id_path: str
     webhook_record_path: str
+    steps: list[Any]
+    raw: dict[str, Any]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Definition:
@@ -67,4 +70,23 @@ class Definition:
             flood_threshold=int(trigger.get("flood_threshold") or 0),
             webhook_id_path=trigger.get("webhook_id_path") or "id",
             webhook_record_path=trigger.get("webhook_record_path") or "",
+            steps=list(data.get("steps") or []),
+            raw=data,
         )
+
+    def step_definition(self) -> dict[str, Any]:
+        """The multi-step form the step interpreter compiles (see workflows.engine.definition)."""
+        trigger = self.raw["trigger"]
+        return {
+            "trigger": {
+                key: value
+                for key, value in {
+                    "type": trigger["type"],
+                    # A webhook or file has no source connection: the events are the records.
+                    "connection": trigger.get("connection") or "inbound",
+                    "object": trigger.get("object") or "events",
+                }.items()
+                if value is not None
+            },
+            "steps": self.steps,
+        }

@@ -39,6 +39,9 @@ class Workflow(models.Model):
     # The target field records are matched on when they have no link yet (e.g. email).
     match_field = models.CharField(max_length=120, default="email")
     mapping = models.JSONField(default=dict, help_text="Field mapping spec, see workflows.engine.mapping.")
+    # Multi-step workflows (filters, branches, lookups, several actions, delays): see
+    # workflows.engine.definition. Empty: the workflow is the single mapping above into the target.
+    steps = models.JSONField(default=list, blank=True)
     poll_interval_seconds = models.PositiveIntegerField(default=60)
     # For the schedule trigger: a five-field cron expression in UTC; empty means every poll interval.
     schedule_cron = models.CharField(max_length=100, blank=True, default="")
@@ -164,6 +167,7 @@ class Run(models.Model):
         MANUAL = "manual", "Run now"
         WEBHOOK = "webhook", "Webhook events"
         REPLAY = "replay", "Replay"
+        RESUME = "resume", "Continue after a delay"
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
     version = models.ForeignKey(
@@ -190,6 +194,7 @@ class Run(models.Model):
     unchanged_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
+    waiting_count = models.PositiveIntegerField(default=0)
     api_requests = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)
     throttle_wait_seconds = models.FloatField(default=0.0)
@@ -222,6 +227,7 @@ class RunRecord(models.Model):
         UNCHANGED = "unchanged", "Unchanged"
         SKIPPED = "skipped", "Skipped"
         FAILED = "failed", "Failed"
+        WAITING = "waiting", "Waiting at a delay"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="records")
     source_id = models.CharField(max_length=120)
@@ -232,6 +238,8 @@ class RunRecord(models.Model):
     diff = models.JSONField(default=dict, blank=True)
     dropped = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")
+    # For multi-step workflows: what each step did (workflows.engine.steps.StepOutcome.to_dict()).
+    steps = models.JSONField(null=True, blank=True)
     # Kept only for failed records, so they can be replayed without reading the source again.
     source_fields = models.JSONField(null=True, blank=True)
     source_updated_at = models.DateTimeField(null=True, blank=True)
@@ -314,3 +322,40 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.workflow}"
+
+
+class StepLink(models.Model):
+    """What one action step of a multi-step workflow last wrote for one source record."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="step_links")
+    step_id = models.CharField(max_length=64)
+    source_id = models.CharField(max_length=120)
+    target_id = models.CharField(max_length=120, blank=True, default="")
+    last_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    last_values = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "step_id", "source_id"], name="steplink_unique_record"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id}: {self.source_id} → {self.target_id}"
+
+
+class DelayedRecord(models.Model):
+    """A record waiting at a delay step; resumed from its saved state when it is due."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="delayed_records")
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="+")
+    source_id = models.CharField(max_length=120)
+    resume_at = models.DateTimeField(db_index=True)
+    state = models.JSONField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.source_id} waits until {self.resume_at:%Y-%m-%d %H:%M}"

@@ -44,10 +44,20 @@ def send_incident_alert(incident_id: int) -> None:
 @shared_task(name="workflows.sweep", ignore_result=True)
 def sweep() -> None:
     """Every minute: hand due webhook events to their workflows (retries, events stored while disabled)."""
-    from workflows.services.maintenance import webhooks_due
+    from workflows.services.maintenance import delayed_due, webhooks_due
 
     for workflow_id in webhooks_due():
         process_webhook_events.delay(workflow_id)
+    for workflow_id in delayed_due():
+        resume_delayed.delay(workflow_id)
+
+
+@shared_task(name="workflows.resume_delayed", ignore_result=True)
+def resume_delayed(workflow_id: int) -> None:
+    """Continue records whose delay step is over, in a run of the version they waited in."""
+    from workflows.services.steps import resume_workflow
+
+    resume_workflow(workflow_id=workflow_id)
 
 
 @shared_task(name="workflows.prune_runs", ignore_result=True)

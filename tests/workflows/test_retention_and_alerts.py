@@ -39,6 +39,23 @@ def test_pruning_removes_old_run_records_and_nothing_else(
     assert RecordLink.objects.count() == links_before  # the identity map is not run history
 
 
+def test_a_workflow_whose_target_keeps_failing_alerts_once(
+    team: Any, crm_sandbox: Any, helpdesk_sandbox: Any, settings: Any
+) -> None:
+    settings.HUB_HTTP_MAX_RETRIES = 0
+    workflow = crm_to_helpdesk(team, crm_sandbox, helpdesk_sandbox)
+    helpdesk_sandbox.admin("POST", "/_admin/faults", {"status": 503, "error_rate": 1.0})
+    for _ in range(3):
+        assert run_now(workflow).status == Run.Status.FAILED
+    incident = Incident.objects.get(workflow=workflow)
+    assert incident.kind == Incident.Kind.FAILING
+    assert "Helpdesk" in incident.message
+    helpdesk_sandbox.admin("DELETE", "/_admin/faults", None)
+    assert run_now(workflow).status == Run.Status.SUCCEEDED
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None
+
+
 def test_a_failing_workflow_alerts_once_per_incident(
     team: Any,
     admin_user: Any,
@@ -59,6 +76,7 @@ def test_a_failing_workflow_alerts_once_per_incident(
             run_now(workflow)
     incidents = list(Incident.objects.filter(workflow=workflow))
     assert len(incidents) == 1
+    assert incidents[0].kind == Incident.Kind.RECONNECT  # refused credentials: a person must reconnect
     assert len(callbacks) >= 1
     incident_notify(incident_id=incidents[0].pk)
     incident_notify(incident_id=incidents[0].pk)  # a repeated task sends nothing more

@@ -37,14 +37,22 @@ def incident_resolve(*, workflow_id: int, kind: str) -> int:
     )
 
 
-def incident_track(*, workflow_id: int, status: str, error: str, run_id: int | None) -> None:
-    """Called when a run finishes: a failed run opens (or continues) an incident, a good one ends it."""
+def incident_track(
+    *, workflow_id: int, status: str, error: str, run_id: int | None, reconnect: bool = False
+) -> None:
+    """Called when a run finishes: a failed run opens (or continues) an incident, a good one ends it.
+
+    A run refused for its credentials is a "reconnect" incident: the fix is a person re-entering or
+    re-authorising the connection, not waiting for the system to recover.
+    """
     if status == Run.Status.FAILED:
-        incident_open(workflow_id=workflow_id, kind=Incident.Kind.FAILING, message=error, run_id=run_id)
+        kind = Incident.Kind.RECONNECT if reconnect else Incident.Kind.FAILING
+        incident_open(workflow_id=workflow_id, kind=kind, message=error, run_id=run_id)
     elif status == Run.Status.HELD:
         incident_open(workflow_id=workflow_id, kind=Incident.Kind.PAUSED, message=error, run_id=run_id)
     elif status in {Run.Status.SUCCEEDED, Run.Status.PARTIAL}:
         incident_resolve(workflow_id=workflow_id, kind=Incident.Kind.FAILING)
+        incident_resolve(workflow_id=workflow_id, kind=Incident.Kind.RECONNECT)
 
 
 def incident_notify(*, incident_id: int) -> None:

@@ -61,3 +61,16 @@ def webhooks_due() -> list[int]:
         .values_list("id", flat=True)
         .distinct()
     )
+
+
+def delayed_due() -> list[int]:
+    """Enabled workflows with records whose delay is over."""
+    from workflows.models import DelayedRecord
+
+    return list(
+        DelayedRecord.objects.filter(
+            resume_at__lte=timezone.now(), claimed_at__isnull=True, workflow__enabled=True
+        )
+        .values_list("workflow_id", flat=True)
+        .distinct()
+    )

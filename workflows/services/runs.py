@@ -19,14 +19,29 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connectors.base import ChangePage, ConnectorClient, ConnectorError, SourceRecord, WriteItem, WriteResult
+from connectors.base import (
+    AuthenticationError,
+    ChangePage,
+    ConnectorClient,
+    ConnectorError,
+    SourceRecord,
+    WriteItem,
+    WriteResult,
+)
 from connectors.models import Connection
 from connectors.registry import get_provider
 from connectors.services import client_for, connection_record_error, connection_record_success
+from integrations_hub.logging import log_context
+from integrations_hub.metrics import sync_latency_observe
 from workflows.definition import Definition
+from workflows.engine.definition import CompiledWorkflow, DefinitionError, compile_definition
 from workflows.engine.mapping import CompiledMapping, MappingSpecError, compile_mapping
 from workflows.engine.plan import LinkState, PlannedRecord, plan_batch
 from workflows.models import RecordLink, Run, RunRecord, TriggerCursor, Workflow
+from workflows.services.drift import SchemaDrift, workflow_check_drift
+from workflows.services.ports import ConnectorPorts
+from workflows.services.steps import RetryLater
+from workflows.services.webhooks import webhook_secret
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +162,9 @@ class RunContext:
     target: ConnectorClient
     batch_size: int
     clients: list[ConnectorClient]
+    # Set for multi-step workflows, which run each record through the step interpreter.
+    compiled: CompiledWorkflow | None = None
+    ports: ConnectorPorts | None = None
 
 
 def run_execute(*, run_id: int) -> None:
@@ -155,11 +173,34 @@ def run_execute(*, run_id: int) -> None:
         logger.info("run %s already claimed; nothing to do", run_id)
         return
     run = Run.objects.select_related("workflow", "version").get(pk=run_id)
+    # Every log line of the run, from any module (HTTP layer, connectors, engine), carries both ids.
+    with log_context(run_id=run.pk, workflow_id=run.workflow_id):
+        _execute_claimed(run)
+
+
+def _execute_claimed(run: Run) -> None:
+    run_id = run.pk
     clients: list[ConnectorClient] = []
     try:
         context = _context(run)
         clients = context.clients
-        if run.trigger == Run.Trigger.REPLAY:
+        if run.trigger in {Run.Trigger.POLL, Run.Trigger.MANUAL, Run.Trigger.WEBHOOK}:
+            # A mapped field deleted or retyped pauses the workflow instead of failing every record.
+            drift = workflow_check_drift(
+                workflow=run.workflow,
+                definition=context.definition,
+                mapping=context.mapping,
+                published_at=run.version.created_at if run.version else None,
+                run_id=run.pk,
+            )
+            if drift is not None:
+                raise SchemaDrift(drift.reason)
+        if run.trigger == Run.Trigger.RESUME:
+            from workflows.services.steps import resume_due
+
+            if context.compiled is not None:
+                resume_due(context)
+        elif run.trigger == Run.Trigger.REPLAY:
             from workflows.services.replay import replay_pages
 
             pages = replay_pages(run)
@@ -174,13 +215,25 @@ def run_execute(*, run_id: int) -> None:
             _poll(context, confirm_flood=run.flood_confirmed)
     except SideError as exc:
         connection_record_error(connection=exc.connection, error=exc.error)
-        _finish(run, clients, error=f"{exc.connection.name}: {exc.error.message}")
+        _finish(
+            run,
+            clients,
+            error=f"{exc.connection.name}: {exc.error.message}",
+            reconnect=isinstance(exc.error, AuthenticationError),
+        )
         return
     except MappingSpecError as exc:
         _finish(run, clients, error="The mapping is not valid: " + "; ".join(exc.messages))
         return
+    except SchemaDrift as exc:
+        # The check paused the workflow and opened a "paused" incident; a "failing" one would say it twice.
+        _finish(run, clients, error=str(exc), track_incident=False)
+        return
     except RunHeld as exc:
         _finish(run, clients, error="", held=str(exc))
+        return
+    except RetryLater as exc:
+        _finish(run, clients, error=str(exc))
         return
     except Exception as exc:
         logger.exception("run %s crashed", run_id)
@@ -204,9 +257,23 @@ def _context(run: Run) -> RunContext:
         connections.get(definition.source_connection_id) if definition.source_connection_id else None
     )
     target_connection = connections[definition.target_connection_id]
-    mapping = compile_mapping(definition.mapping)
     target = client_for(target_connection)
     clients = [target]
+    compiled: CompiledWorkflow | None = None
+    ports: ConnectorPorts | None = None
+    if definition.steps:
+        try:
+            compiled = compile_definition(
+                definition.step_definition(), workflow_id=run.workflow_id, version=run.version.number
+            )
+        except DefinitionError as exc:
+            raise MappingSpecError(exc.messages) from exc
+        ports = ConnectorPorts(
+            workflow=run.workflow, clients=clients, webhook_secret=webhook_secret(run.workflow)
+        )
+        mapping = compile_mapping({"fields": []})
+    else:
+        mapping = compile_mapping(definition.mapping)
     return RunContext(
         run=run,
         workflow=run.workflow,
@@ -217,6 +284,8 @@ def _context(run: Run) -> RunContext:
         target=target,
         batch_size=_batch_size(target_connection, definition.target_object),
         clients=clients,
+        compiled=compiled,
+        ports=ports,
     )
 
 
@@ -302,6 +371,11 @@ def process_records(
     already_counted: int = 0,
 ) -> None:
     """Plan, write and record one page of source records; `mark_read` runs in the recording transaction."""
+    if context.compiled is not None:
+        from workflows.services.steps import process_step_records
+
+        process_step_records(context, records, mark_read, already_counted=already_counted)
+        return
     workflow = context.workflow
     source_ids = [record.id for record in records]
     existing = {
@@ -320,6 +394,12 @@ def process_records(
     for start in range(0, len(writes), context.batch_size):
         chunk = writes[start : start + context.batch_size]
         results.update(_write_chunk(context, chunk))
+    # Sync latency of what the target accepted: from the source's change to now, when it was written.
+    sync_latency_observe(
+        workflow_id=workflow.pk,
+        trigger=context.run.trigger,
+        changed_at=[r.updated_at for r in records if getattr(results.get(r.id), "ok", False)],
+    )
 
     by_id = {record.id: record for record in records}
     outcomes: list[RunRecord] = []
@@ -339,13 +419,14 @@ def process_records(
         if link is not None:
             link_updates.append(link)
 
+    if already_counted:
+        counts[RunRecord.Outcome.SKIPPED] = counts.get(RunRecord.Outcome.SKIPPED, 0) + already_counted
     with transaction.atomic():
         RunRecord.objects.bulk_create(outcomes, batch_size=500)
         save_links(workflow, link_updates)
         mark_read()
         Run.objects.filter(pk=context.run.pk).update(
             records_read=F("records_read") + len(records) + already_counted,
-            skipped_count=F("skipped_count") + already_counted,
             heartbeat_at=timezone.now(),
             **{f"{outcome}_count": F(f"{outcome}_count") + n for outcome, n in counts.items()},
         )
@@ -424,7 +505,15 @@ def _record_http_stats(run: Run, clients: list[ConnectorClient]) -> None:
     Run.objects.filter(pk=run.pk).update(api_requests=requests, retries=retries, throttle_wait_seconds=waited)
 
 
-def _finish(run: Run, clients: list[ConnectorClient], *, error: str, held: str = "") -> None:
+def _finish(
+    run: Run,
+    clients: list[ConnectorClient],
+    *,
+    error: str,
+    held: str = "",
+    track_incident: bool = True,
+    reconnect: bool = False,
+) -> None:
     _record_http_stats(run, clients)
     run.refresh_from_db()
     if held:
@@ -439,13 +528,21 @@ def _finish(run: Run, clients: list[ConnectorClient], *, error: str, held: str =
     Workflow.objects.filter(pk=run.workflow_id).update(last_checked_at=now)
     from workflows.services.alerts import incident_track
 
-    incident_track(workflow_id=run.workflow_id, status=status, error=error or held, run_id=run.pk)
-    if run.trigger == Run.Trigger.POLL and status == Run.Status.SUCCEEDED and run.records_read == 0:
+    if track_incident:
+        incident_track(
+            workflow_id=run.workflow_id,
+            status=status,
+            error=error or held,
+            run_id=run.pk,
+            reconnect=reconnect,
+        )
+    quiet = {Run.Trigger.POLL, Run.Trigger.RESUME}
+    if run.trigger in quiet and status == Run.Status.SUCCEEDED and run.records_read == 0:
         # A poll that found nothing is not a run worth a row: the workflow's "last checked" shows it.
         run.delete()
         return
     Run.objects.filter(pk=run.pk).update(status=status, finished_at=now, error=error or held)
-    if error and run.trigger == Run.Trigger.WEBHOOK:
+    if error and run.trigger in {Run.Trigger.WEBHOOK, Run.Trigger.MANUAL}:
         from workflows.services.webhooks import events_release_after_failure
 
         events_release_after_failure(run=run, error=error)

@@ -10,6 +10,7 @@ from django.db import transaction
 from connectors.models import Connection
 from integrations_hub.accounts.models import Team
 from integrations_hub.audit.services import audit_record, field_changes
+from workflows.engine.definition import DefinitionError, compile_definition
 from workflows.engine.mapping import MappingSpecError, compile_mapping
 from workflows.models import TriggerCursor, Workflow
 from workflows.schedules import CronError, parse_cron, schedule_remove, schedule_sync
@@ -23,9 +24,33 @@ class WorkflowInputError(ValueError):
 
 
 def _validate(
-    *, team: Team, source: Connection | None, target: Connection, mapping: dict[str, Any], cron: str = ""
+    *,
+    team: Team,
+    source: Connection | None,
+    target: Connection,
+    mapping: dict[str, Any],
+    cron: str = "",
+    steps: list[Any] | None = None,
+    trigger: str = Workflow.Trigger.POLL,
+    source_object: str = "",
 ) -> None:
     errors: dict[str, list[str]] = {}
+    if steps:
+        try:
+            compile_definition(
+                {
+                    "trigger": {
+                        "type": trigger,
+                        "connection": source.pk if source else "inbound",
+                        "object": source_object or "events",
+                    },
+                    "steps": steps,
+                }
+            )
+        except DefinitionError as exc:
+            errors["steps"] = list(exc.messages)
+        else:
+            _check_step_connections(team, steps, errors)
     if cron:
         try:
             parse_cron(cron)
@@ -34,12 +59,33 @@ def _validate(
     for field, connection in (("source_connection", source), ("target_connection", target)):
         if connection is not None and connection.team_id != team.pk:
             errors[field] = ["Choose one of your team's connections."]
-    try:
-        compile_mapping(mapping)
-    except MappingSpecError as exc:
-        errors["mapping"] = list(exc.messages)
+    if not steps:
+        try:
+            compile_mapping(mapping)
+        except MappingSpecError as exc:
+            errors["mapping"] = list(exc.messages)
     if errors:
         raise WorkflowInputError(errors)
+
+
+def _check_step_connections(team: Team, steps: list[Any], errors: dict[str, list[str]]) -> None:
+    """Every connection a step names must be one of the team's."""
+    named: set[int] = set()
+
+    def walk(items: list[Any]) -> None:
+        for step in items:
+            if not isinstance(step, dict):
+                continue
+            ref = step.get("connection")
+            if ref is not None and str(ref).isdigit():
+                named.add(int(ref))
+            walk(step.get("then") or [])
+            walk(step.get("else") or [])
+
+    walk(steps)
+    known = set(Connection.objects.filter(team=team, pk__in=named).values_list("pk", flat=True))
+    for missing in sorted(named - known):
+        errors.setdefault("steps", []).append(f"Connection {missing} is not one of your team's connections.")
 
 
 @transaction.atomic
@@ -58,12 +104,20 @@ def workflow_create(
     description: str = "",
     trigger: str = Workflow.Trigger.POLL,
     schedule_cron: str = "",
+    steps: list[Any] | None = None,
     publish: bool = True,
     user: Any = None,
 ) -> Workflow:
     """Create a workflow; by default its first version is published so it can run at once."""
     _validate(
-        team=team, source=source_connection, target=target_connection, mapping=mapping, cron=schedule_cron
+        team=team,
+        source=source_connection,
+        target=target_connection,
+        mapping=mapping,
+        cron=schedule_cron,
+        steps=steps,
+        trigger=trigger,
+        source_object=source_object,
     )
     workflow = Workflow.objects.create(
         team=team,
@@ -79,6 +133,7 @@ def workflow_create(
         enabled=enabled,
         trigger=trigger,
         schedule_cron=schedule_cron,
+        steps=steps or [],
         webhook_token=secrets.token_urlsafe(24),
     )
     TriggerCursor.objects.create(workflow=workflow)
@@ -98,6 +153,7 @@ _EDITABLE = {
     "source_object",
     "target_object",
     "mapping",
+    "steps",
     "match_field",
     "poll_interval_seconds",
     "schedule_cron",
@@ -127,6 +183,9 @@ def workflow_update(
         target=workflow.target_connection,
         mapping=workflow.mapping,
         cron=workflow.schedule_cron,
+        steps=workflow.steps,
+        trigger=workflow.trigger,
+        source_object=workflow.source_object,
     )
     workflow.save()
     diff = field_changes(
