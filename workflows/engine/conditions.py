@@ -34,7 +34,15 @@ from jmespath.parser import ParsedResult
 
 from workflows.engine.diff import same_value
 from workflows.engine.paths import PATH_PREFIX, Reader, compile_path, display_name, field_reader, first_line
-from workflows.engine.values import TransformError, describe_kind, is_empty, parse_number, parse_yes_no, show
+from workflows.engine.values import (
+    TransformError,
+    describe_kind,
+    is_empty,
+    parse_number,
+    parse_yes_no,
+    show,
+    show_value,
+)
 
 _MAX_DEPTH = 20
 _LEAF_KEYS = frozenset({"field", "op", "value", "case_insensitive"})
@@ -163,13 +171,6 @@ def _text(value: Any, fold: bool) -> str | None:
     return text.casefold() if fold else text
 
 
-def _shown(value: Any) -> str:
-    # Numbers read better bare: "amount is greater than 1000", not "... than '1000'".
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return show(value)[1:-1]
-    return show(value)
-
-
 # A leaf verdict: True/False, or None when the value is of a kind the operator can't judge
 # (a negated operator stays false then: "not equals" is no more true of a list than "equals").
 Verdict = tuple[bool | None, str | None]
@@ -296,7 +297,7 @@ class _Leaf(_Node):
         self.positive = _POSITIVE.get(negated or op)
         self.negated = negated is not None
         label = OPERATORS[op].label
-        shown = ", ".join(map(_shown, value)) if isinstance(value, list) else _shown(value)
+        shown = ", ".join(map(show_value, value)) if isinstance(value, list) else show_value(value)
         self.description = f"{display_name(field)} {label}" + (
             "" if OPERATORS[op].value == "none" else f" {shown}"
         )

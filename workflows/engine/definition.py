@@ -169,8 +169,9 @@ class DelayStep(Step):
     seconds: int
 
 
-# Where a step sits: indexes into step lists and the branch arms on the way, e.g. (1, "then", 0).
-Position = tuple[int | str, ...]
+# Where a step sits: (index in its list, arm entered there) from the top list down, the
+# last with arm "": the 1st step of the 'then' arm of step 2 is ((1, "then"), (0, "")).
+Position = tuple[tuple[int, str], ...]
 
 
 @dataclass(frozen=True)
@@ -261,13 +262,13 @@ class _Compiler:
     # -- lists and steps ----------------------------------------------------------------------
 
     def compile_list(
-        self, raw_steps: list[Any], position: Position, place: str, visible: set[str], depth: int
+        self, raw_steps: list[Any], parents: Position, place: str, visible: set[str], depth: int
     ) -> tuple[Step, ...]:
         """Compile one list of steps; `visible` grows with the ids later steps may refer to."""
         compiled = []
         for index, raw in enumerate(raw_steps):
             step_place = f"{place}.{index + 1}" if place else str(index + 1)
-            step = self.compile_step(raw, (*position, index), step_place, visible, depth)
+            step = self.compile_step(raw, (*parents, (index, "")), step_place, visible, depth)
             if step is not None:
                 compiled.append(step)
         return tuple(compiled)
@@ -280,7 +281,7 @@ class _Compiler:
             self.problems.append(f"step {place}: must be a set of settings")
             return None
         kind = raw.get("type")
-        if kind not in _KEYS:
+        if not isinstance(kind, str) or kind not in _KEYS:
             self.problems.append(f"step {place}: 'type' must be one of: {', '.join(_KEYS)}")
             return None
         step_id, label = self._identify(raw, kind, place)
@@ -289,11 +290,10 @@ class _Compiler:
             self.problems.append(f"{label}: unknown setting {', '.join(map(show, unknown))}")
         if step_id is None:
             return None
-        base = (step_id, place, label)
-        step = self._compile_kind(kind, raw, base, position, visible, depth)
-        # Registered after its own settings are checked: a step can't read its own outputs.
-        self.positions.setdefault(step_id, position)
-        self.kinds.setdefault(step_id, kind)
+        self.positions[step_id] = position
+        self.kinds[step_id] = kind
+        step = self._compile_kind(kind, raw, (step_id, place, label), position, visible, depth)
+        # Visible only after its own settings are checked: a step can't read its own outputs.
         visible.add(step_id)
         return step
 
@@ -302,7 +302,11 @@ class _Compiler:
         if given is None and kind not in _NEEDS_ID:
             # Filters, branches and delays are rarely referred to; their place names them.
             auto = f"{kind}_{place.replace('.', '_')}"
-            return auto, f"step {place} ({kind})"
+            label = f"step {place} ({kind})"
+            if auto in self.kinds:
+                self.problems.append(f"{label}: give the step an id; '{auto}' is taken by another step")
+                return None, label
+            return auto, label
         if not isinstance(given, str) or not _ID.fullmatch(given):
             self.problems.append(
                 f"step {place} ({kind}): give the step an id of letters, digits and _"
@@ -310,7 +314,7 @@ class _Compiler:
             )
             return None, f"step {place}"
         label = f"step {place} ({given})"
-        if given in self.positions or given in self.kinds:
+        if given in self.kinds:
             self.problems.append(f"{label}: the id '{given}' is used by another step")
             return None, label
         return given, label
@@ -368,7 +372,8 @@ class _Compiler:
                 steps = []
             # Each arm sees what ran before the branch, never the other arm's steps.
             arm_visible = set(visible)
-            arms[arm] = self.compile_list(steps, (*position, arm), f"{place}.{arm}", arm_visible, depth + 1)
+            inside = (*position[:-1], (position[-1][0], arm))
+            arms[arm] = self.compile_list(steps, inside, f"{place}.{arm}", arm_visible, depth + 1)
             seen |= arm_visible
         if not raw.get("then") and not raw.get("else"):
             self.problems.append(f"{label}: add steps to 'then' or 'else'")

@@ -352,6 +352,7 @@ class CompiledMapping:
             )
         self._rows: tuple[_Row, ...] = tuple((row.target, row.run, row) for row in compiled)
         self._context_runners = tuple(context_runners)
+        self._bound: tuple[ApplyContext, tuple[_Row, ...]] | None = None
 
     @property
     def uses_context(self) -> bool:
@@ -361,11 +362,16 @@ class CompiledMapping:
     def _rows_for(self, context: ApplyContext | None) -> tuple[_Row, ...]:
         if context is None or not self._context_runners:
             return self._rows
+        # A batch passes the same context for every record: bind it once, not per record.
+        bound = self._bound
+        if bound is not None and bound[0] is context:
+            return bound[1]
         rows = list(self._rows)
         for position, context_run in self._context_runners:
             target, _, row = rows[position]
             rows[position] = (target, _with_context(context_run, context), row)
-        return tuple(rows)
+        self._bound = (context, tuple(rows))
+        return self._bound[1]
 
     def apply(self, fields: Mapping[str, Any], context: ApplyContext | None = None) -> MappedRecord:
         """Map one source record; problems become `.errors`/`.dropped`, never exceptions.

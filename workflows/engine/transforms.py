@@ -265,8 +265,8 @@ def to_integer(value: Any, /, rounding: str = "fail") -> Any:
     raise TransformError(f"{show(value)} is not a whole number")
 
 
-def to_boolean(value: Any, /) -> Any:
-    return parse_yes_no(value)
+# The reading of yes/no is shared with conditions; bound directly, as it runs per record.
+to_boolean = parse_yes_no
 
 
 # ---------------------------------------------------------------------------------------------

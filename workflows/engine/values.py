@@ -49,6 +49,13 @@ def show(value: Any) -> str:
     return f"'{text}'"
 
 
+def show_value(value: Any) -> str:
+    """Like `show`, but numbers and yes/no read bare: "is greater than 1000", "became true"."""
+    if isinstance(value, int | float):
+        return show(value)[1:-1]
+    return show(value)
+
+
 def describe_kind(value: Any) -> str:
     """Name a value's kind in business terms ("a list", not "list")."""
     if value is None:

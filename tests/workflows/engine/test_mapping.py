@@ -161,6 +161,55 @@ def test_value_map_drop_lists_the_field_as_dropped_with_the_reason() -> None:
     assert mapped.errors == []
 
 
+@pytest.mark.parametrize(
+    ("unmapped", "values", "dropped", "errors"),
+    [
+        ("fail", {}, [], [("status", "'Partner' has no mapping (expected one of: 'Lead')")]),
+        ("pass", {"status": "Partner"}, [], []),
+        ("default", {"status": "other"}, [], []),
+        ("drop", {}, [("status", "'Partner' has no mapping")], []),
+    ],
+)
+def test_every_unmapped_value_policy_of_value_map_reaches_the_mapped_record(
+    unmapped: str, values: dict[str, Any], dropped: list[Any], errors: list[Any]
+) -> None:
+    args = {"map": {"Lead": "new"}, "unmapped": unmapped, "default": "other"}
+    mapping = compile_mapping({"fields": [row("status", "stage", {"name": "value_map", "args": args})]})
+    mapped = mapping.apply({"stage": "Partner"})
+    assert (mapped.values, mapped.dropped, mapped.errors) == (values, dropped, errors)
+    assert mapping.apply({"stage": "Lead"}).values == {"status": "new"}
+
+
+def test_trace_shows_what_each_row_read_and_did() -> None:
+    mapping = compile_mapping(
+        {
+            "fields": [
+                row("email", "email", {"name": "lower"}),
+                row("employees", "employees", {"name": "to_integer"}),
+                row("phone", "phone", empty="clear"),
+                row("city", "$.address.city"),
+            ]
+        }
+    )
+    traces = mapping.trace({"email": "A@B.C", "employees": "lots", "address": {}})
+    assert [(t.target, t.source, t.status, t.value, t.message) for t in traces] == [
+        ("email", "A@B.C", "mapped", "a@b.c", None),
+        ("employees", "lots", "error", None, "'lots' is not a number"),
+        ("phone", None, "cleared", None, "empty, so the target field is cleared"),
+        ("city", None, "dropped", None, "empty in source"),
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(record=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), json_values))
+def test_trace_agrees_with_apply(record: dict[str, Any]) -> None:
+    mapped = EVERY_TRANSFORM.apply(record)
+    traces = {trace.target: trace for trace in EVERY_TRANSFORM.trace(record)}
+    assert {t: tr.value for t, tr in traces.items() if tr.status in ("mapped", "cleared")} == mapped.values
+    assert [(t, tr.message) for t, tr in traces.items() if tr.status == "dropped"] == mapped.dropped
+    assert [(t, tr.message) for t, tr in traces.items() if tr.status == "error"] == mapped.errors
+
+
 def test_format_rows_build_text_from_the_record() -> None:
     mapping = compile_mapping(
         {"fields": [row("subject", [], {"name": "format", "args": {"template": "{first} <{email}>"}})]}

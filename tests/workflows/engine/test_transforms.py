@@ -261,7 +261,9 @@ def test_to_boolean_refuses_other_values(bad: Any) -> None:
         ("31 Mar 2024", {}, "2024-03-31"),
         ("March 31, 2024", {}, "2024-03-31"),
         ("20240331", {}, "2024-03-31"),
-        ("2024-03-01T23:30:00-05:00", {}, "2024-03-01"),
+        # An instant is a day in the output zone: 23:30 in New York is already 2 March in UTC.
+        ("2024-03-01T23:30:00-05:00", {}, "2024-03-02"),
+        ("2024-03-01T23:30:00-05:00", {"output_timezone": "America/New_York"}, "2024-03-01"),
         (1711843200000, {}, "2024-03-31"),
         ("1711843200000", {}, "2024-03-31"),
         (1711843200, {"epoch_unit": "s"}, "2024-03-31"),
@@ -292,7 +294,7 @@ def test_to_date_refuses_booleans_and_lists() -> None:
         ("2024-03-01T10:00:00.123Z", {}, "2024-03-01T10:00:00.123000Z"),
         ("2024-03-01T10:00:00+02:00", {}, "2024-03-01T08:00:00Z"),
         ("2024-03-01 10:00", {}, "2024-03-01T10:00:00Z"),
-        ("2024-07-01 10:00", {"timezone": "Europe/Berlin"}, "2024-07-01T08:00:00Z"),
+        ("2024-07-01 10:00", {"input_timezone": "Europe/Berlin"}, "2024-07-01T08:00:00Z"),
         ("2024-03-01", {}, "2024-03-01T00:00:00Z"),
         ("03/04/2024 10:30 PM", {}, "2024-03-04T22:30:00Z"),
         (1709287200000, {}, "2024-03-01T10:00:00Z"),
@@ -398,6 +400,9 @@ def test_the_registry_has_at_least_the_promised_transforms() -> None:
         "to_string",
         "format",
         "first_non_empty",
+        "split_address",
+        "to_phone_e164",
+        "lookup_link",
     }
     assert promised <= set(TRANSFORMS)
 
@@ -434,7 +439,23 @@ def test_validate_args_fills_defaults() -> None:
         ("truncate", {"length": 0}, "'length' must be at least 1"),
         ("truncate", {"length": True}, "'length' must be a whole number"),
         ("join", {"separator": 1}, "'separator' must be text"),
-        ("to_datetime", {"timezone": "Mars/Base"}, "'Mars/Base' is not a known time zone"),
+        ("to_datetime", {"input_timezone": "Mars/Base"}, "'Mars/Base' is not a known time zone"),
+        ("to_date", {"output_timezone": ""}, "'' is not a known time zone"),
+        ("to_date", {"formats": "%d/%m/%Y"}, "'formats' must be a list of text"),
+        ("to_date", {"formats": ["%d/%m/%Y %Q"]}, "uses unsupported codes: %Q"),
+        ("to_datetime", {"formats": ["day %"]}, "uses unsupported codes: a lone %"),
+        ("to_datetime", {"formats": ["%%"]}, "has no date codes"),
+        ("to_phone_e164", {"default_region": "gb"}, "write the region in capitals: 'GB'"),
+        ("to_phone_e164", {"default_region": "XX"}, "'XX' is not a country code"),
+        ("split_address", {"part": "town"}, "'part' must be one of: street, city, region, postcode, country"),
+        ("lookup_link", {"object": "companies"}, "'connection' is required"),
+        ("lookup_link", {"connection": True, "object": "companies"}, "choose a connection"),
+        ("lookup_link", {"connection": 3, "object": " "}, "choose the object whose records are linked"),
+        (
+            "lookup_link",
+            {"connection": 3, "object": "companies", "missing": "skip"},
+            "'missing' must be one of",
+        ),
         ("format", {"template": "{} x"}, "empty placeholder"),
         ("replace", {"find": ""}, "'find' must not be empty"),
         ("trim", ["x"], "settings must be a set of name/value pairs"),
@@ -484,9 +505,28 @@ EXAMPLE_ARGS: dict[str, list[dict[str, Any]]] = {
     "to_number": [{}],
     "to_integer": [{}, {"rounding": "round"}, {"rounding": "truncate"}],
     "to_boolean": [{}],
-    "to_date": [{}, {"day_first": True, "epoch_unit": "s"}],
-    "to_datetime": [{}, {"timezone": "America/New_York", "day_first": True, "epoch_unit": "s"}],
+    "to_date": [
+        {},
+        {"day_first": True, "epoch_unit": "s"},
+        {
+            "input_timezone": "Pacific/Kiritimati",
+            "output_timezone": "Pacific/Pago_Pago",
+            "formats": ["%Y-%d-%m"],
+        },
+    ],
+    "to_datetime": [
+        {},
+        {"input_timezone": "America/New_York", "day_first": True, "epoch_unit": "s"},
+        {"input_timezone": "Asia/Kolkata", "output_timezone": "Europe/Berlin", "formats": ["%d.%m.%y %H.%M"]},
+    ],
     "to_string": [{}],
+    "split_address": [{"part": part} for part in ("street", "city", "region", "postcode", "country")],
+    "to_phone_e164": [{}, {"default_region": "GB"}, {"default_region": "US"}],
+    "lookup_link": [
+        {"connection": 3, "object": "companies"},
+        {"connection": "billing", "object": "accounts", "missing": "empty"},
+        {"connection": 3, "object": "companies", "missing": "drop"},
+    ],
 }
 
 EXAMPLE_CASES = [(name, args) for name, sets in EXAMPLE_ARGS.items() for args in sets]
@@ -514,6 +554,13 @@ TRICKY_TEXT = [
     "yes",
     "١٢٣٤٥٦٧٨٩٠",
     "²³⁴⁵⁶⁷⁸⁹¹",
+    "221B Baker Street, London NW1 6XE, United Kingdom",
+    "1600 Amphitheatre Pkwy, Mountain View, CA 94043, USA",
+    ", , ,",
+    "+44 20 7946 0958",
+    "020 7946 0958 ext. 5",
+    "+" + "9" * 300,
+    "Europe/Berlin",
 ]
 
 scalars = (
