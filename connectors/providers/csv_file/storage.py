@@ -1,0 +1,108 @@
+"""Where CSV files live: uploads under HUB_DATA_DIR/uploads, exports under HUB_DATA_DIR/exports.
+
+A connection names its files relative to those folders. Every name is resolved and checked to stay
+inside its folder (after following symlinks), because the name is typed by a user and the process
+can read and write far more of the disk than that user should.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from django.conf import settings
+
+Area = Literal["uploads", "exports"]
+DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+class UnsafePathError(ValueError):
+    """A file name that would leave its folder (or is not a plain relative name)."""
+
+
+def area_root(area: Area) -> Path:
+    return Path(settings.DATA_DIR) / area
+
+
+def check_relative_name(name: str) -> str:
+    """Refuse names that are absolute, climb with "..", or carry characters no file name needs."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise UnsafePathError("a file name is required")
+    if "\x00" in cleaned or "\\" in cleaned:
+        raise UnsafePathError("a file name cannot contain NUL or backslashes")
+    if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":"):
+        raise UnsafePathError("use a name relative to the folder, not an absolute path")
+    parts = cleaned.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise UnsafePathError("a file name cannot contain empty, '.' or '..' parts")
+    return cleaned
+
+
+def resolve(area: Area, name: str) -> Path:
+    """The absolute path of `name` inside the area's folder; UnsafePathError if it would escape."""
+    cleaned = check_relative_name(name)
+    root = area_root(area).resolve()
+    path = (root / cleaned).resolve()
+    # resolve() follows symlinks, so a link inside the folder that points outside is refused too.
+    if not path.is_relative_to(root) or path == root:
+        raise UnsafePathError(f"{name!r} is outside the {area} folder")
+    return path
+
+
+def save_upload(*, name: str, content: bytes) -> Path:
+    """Store an uploaded file under uploads/, replacing an earlier upload of the same name atomically.
+
+    Readers that already opened the old file keep reading the old bytes (rename keeps the inode), so
+    a re-upload never hands a reader half of each version.
+    """
+    limit = int(getattr(settings, "HUB_CSV_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+    if len(content) > limit:
+        raise ValueError(f"The file is {len(content)} bytes; uploads are limited to {limit} bytes.")
+    path = resolve("uploads", name)
+    write_atomically(path, content)
+    return path
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(content)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def sha256_of(handle: BinaryIO) -> str:
+    """Checksum of an open binary file, leaving it positioned at the start."""
+    handle.seek(0)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        digest.update(chunk)
+    handle.seek(0)
+    return digest.hexdigest()
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for `path` (a sibling .lock file) so two workers never interleave writes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(lock_path, "a+b") as lock_file:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
