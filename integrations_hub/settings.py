@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kombu import Queue
+
 from integrations_hub.env import (
+    ImproperlyConfiguredSetting,
     check_broker_url,
     env_bool,
     env_int,
@@ -49,11 +52,16 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "rest_framework",
+    # The OpenAPI schema (/api/schema/) and Swagger UI (/api/docs/) with its assets served locally.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "integrations_hub.accounts",
     "integrations_hub.health",
     "integrations_hub.audit",
     "connectors",
     "workflows",
+    "workflows.sync",
+    "integrations_hub.api",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +156,27 @@ CELERY_BEAT_SCHEDULER = "integrations_hub.health.heartbeats:HeartbeatScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Two queues, so a long backfill cannot starve real-time work: `realtime` carries webhook and file event
+# processing, the sweep that hands due events on, and alerts; `bulk` carries polls, scheduled and manual
+# runs, replays and pruning. Anything not routed goes to `celery`. Declaring the queues means a worker
+# started without -Q consumes all three (the one-worker layout keeps working); production runs a
+# `-Q realtime` worker and a `-Q bulk,celery` worker (docs/operations.md).
+CELERY_TASK_QUEUES = [Queue("realtime"), Queue("bulk"), Queue("celery")]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "workflows.process_webhook_events": {"queue": "realtime"},
+    "workflows.sweep": {"queue": "realtime"},
+    "workflows.send_incident_alert": {"queue": "realtime"},
+    "workflows.poll_workflow": {"queue": "bulk"},
+    "workflows.execute_run": {"queue": "bulk"},
+    "workflows.prune_runs": {"queue": "bulk"},
+    # Two-way sync (workflows/sync/tasks.py): a reviewer's decision and alerts are waited for by a
+    # person; polls and runs are the long work.
+    "sync.apply_review": {"queue": "realtime"},
+    "sync.send_incident_alert": {"queue": "realtime"},
+    "sync.poll_sync": {"queue": "bulk"},
+    "sync.execute_run": {"queue": "bulk"},
+}
 
 # --- Secrets ----------------------------------------------------------------
 # Comma-separated Fernet keys, newest first. The first encrypts; all decrypt (rotation).
@@ -181,11 +210,35 @@ for _name, _value in sorted(os.environ.items()):
             if _name.endswith("_" + _part) and _kind:
                 HUB_OAUTH_APPS.setdefault(_kind.lower(), {})[_part.lower()] = _value.strip()
 
+# The PostgreSQL-table connector refuses to point at the hub's own database unless this is on.
+HUB_PG_CONNECTOR_ALLOW_HUB_DATABASE = env_bool("HUB_PG_CONNECTOR_ALLOW_HUB_DATABASE", False)
+# Largest CSV a user may upload to the CSV-file connector.
+HUB_CSV_MAX_UPLOAD_BYTES = env_int("HUB_CSV_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+
 # --- Runs -------------------------------------------------------------------
 HUB_DEFAULT_POLL_SECONDS = env_int("HUB_DEFAULT_POLL_SECONDS", 60, minimum=5)
 HUB_RUN_RECORDS_PAGE_SIZE = env_int("HUB_RUN_RECORDS_PAGE_SIZE", 50, minimum=1)
 # Seconds to wait before each retry of a webhook event whose write failed transiently.
 HUB_RETRY_SCHEDULE_SECONDS = env_int_list("HUB_RETRY_SCHEDULE_SECONDS", [60, 600, 1800, 10800])
+# --- Email (incident alerts) ------------------------------------------------
+# With EMAIL_HOST set, alerts go out by SMTP; without it they are written to the log (the demo).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "integrations-hub@localhost")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+
+# A running run whose worker has not reported progress for this long is taken as lost: it is marked
+# failed and its unrecorded work is picked up by the next run.
+HUB_STALE_RUN_SECONDS = env_int("HUB_STALE_RUN_SECONDS", 600, minimum=5)
 # Runs (and their per-record outcomes) older than this are pruned by a periodic task.
 HUB_RUN_RETENTION_DAYS = env_int("HUB_RUN_RETENTION_DAYS", 30, minimum=1)
 # A worker or beat that has not reported for this long is shown as down by /healthz.
@@ -195,17 +248,53 @@ HUB_HEARTBEAT_STALE_SECONDS = env_int("HUB_HEARTBEAT_STALE_SECONDS", 120, minimu
 # catches drift sooner at the cost of one schema request per object per run.
 HUB_SCHEMA_MAX_AGE_SECONDS = env_int("HUB_SCHEMA_MAX_AGE_SECONDS", 600, minimum=0)
 
+# --- Metrics ----------------------------------------------------------------
+# GET /metrics (Prometheus text format). Set a token and Prometheus must send `Authorization: Bearer
+# <token>`; empty leaves the endpoint open to whoever can reach it (keep it off the public internet).
+HUB_METRICS_TOKEN = env_str("HUB_METRICS_TOKEN", "")
+# Where each process of this host (web, workers) keeps its histogram samples, so /metrics served by one
+# web process includes what a worker process observed. prometheus_client picks its multiprocess mode
+# from this variable when it is first imported, so it is put into the environment here, before
+# anything imports it. Clear the folder when the whole host's hub restarts (docs/operations.md).
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "metrics")))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+
+# --- Logging ----------------------------------------------------------------
+# plain: one readable line (the default, for `make run`); json: one JSON object per line for a log
+# shipper (the Docker image sets it). Both carry the run_id and workflow_id of the run being executed.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfiguredSetting(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {
+            "()": "integrations_hub.logging.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "integrations_hub.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
+# The REST API (/api/v1/, integrations_hub/api/). Token first: its WWW-Authenticate header makes an
+# anonymous request a 401 rather than a 403. Sessions work too (with CSRF on unsafe methods).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "integrations_hub.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["integrations_hub.api.permissions.TeamRole"],
+    # JSON in and out only: one body format to document, validate and fuzz.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "integrations_hub.api.pagination.ApiPagination",
+    "PAGE_SIZE": 25,
+    "EXCEPTION_HANDLER": "integrations_hub.api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 # --- Security headers and cookies -------------------------------------------
@@ -226,3 +315,5 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Prometheus scrapes each web process directly on the internal network, as health checks do.
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]

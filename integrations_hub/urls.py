@@ -2,19 +2,22 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from connectors import views as connector_views
 from connectors import views_oauth as connector_oauth_views
+from connectors import views_schema as connector_schema_views
 from integrations_hub.accounts import views as account_views
 from integrations_hub.audit import views as audit_views
 from integrations_hub.health.views import healthz
+from integrations_hub.metrics import metrics_view
 from workflows import views as workflow_views
 from workflows.intake import webhook_intake
 
 urlpatterns = [
     path("", workflow_views.dashboard, name="dashboard"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("hooks/<str:token>", webhook_intake, name="webhook_intake"),
     path(
         "workflows/<int:workflow_id>/publish/", workflow_views.workflow_publish_view, name="workflow_publish"
@@ -49,6 +52,16 @@ urlpatterns = [
     path(
         "connections/<int:connection_id>/test/", connector_views.connection_test_view, name="connection_test"
     ),
+    path(
+        "connections/<int:connection_id>/schema/",
+        connector_schema_views.connection_schema,
+        name="connection_schema",
+    ),
+    path(
+        "connections/<int:connection_id>/schema/<str:object_name>/refresh/",
+        connector_schema_views.connection_schema_refresh,
+        name="connection_schema_refresh",
+    ),
     path("connections/oauth/<str:kind>/", connector_oauth_views.oauth_connect, name="oauth_connect"),
     path(
         "connections/oauth/<str:kind>/callback/", connector_oauth_views.oauth_callback, name="oauth_callback"
@@ -58,4 +71,8 @@ urlpatterns = [
         connector_oauth_views.oauth_reconnect,
         name="oauth_reconnect",
     ),
+    # The workflow builder, templates, export/import and the health pages.
+    path("", include("workflows.builder_urls")),
+    # The REST API under /api/ (with its docs) and the API token page /account/tokens/.
+    path("", include("integrations_hub.api.urls")),
 ]

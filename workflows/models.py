@@ -70,7 +70,8 @@ class Workflow(models.Model):
         choices=[
             ("none", "No signature"),
             ("standard", "Standard Webhooks"),
-            ("hmac_sha256", "HMAC-SHA256 hex"),
+            ("hmac-sha256-hex", "HMAC-SHA256 of the body, hex, in X-Signature-256"),
+            ("hmac-sha256-base64", "HMAC-SHA256 of the body, base64, in X-Signature-256"),
         ],
     )
     # JMESPath to the record id inside an event body, and to the record's fields (default: the body).

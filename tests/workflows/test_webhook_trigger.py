@@ -204,6 +204,37 @@ def test_a_signed_webhook_is_checked_on_the_raw_bytes(client: Client, hook: Work
 
     tampered = body.replace("Signed", "Signet")
     assert _post(client, hook, tampered, **headers).status_code == 401
-    assert _post(client, hook, body, **{**headers, "webhook-timestamp": str(int(stamp) - 3600)}).status_code == 401
+    assert (
+        _post(client, hook, body, **{**headers, "webhook-timestamp": str(int(stamp) - 3600)}).status_code
+        == 401
+    )
     assert _post(client, hook, body, **headers).status_code == 202
     assert InboundEvent.objects.filter(workflow=hook).count() == 1
+
+
+def test_events_claimed_by_a_lost_run_are_processed_by_the_next_one(
+    client: Client, hook: Workflow, helpdesk_sandbox: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _post(client, hook, {"id": "lost", "lead": {"name": "Lost", "email": "lost@example.com"}})
+    long_ago = timezone.now() - timedelta(hours=1)
+    lost = Run.objects.create(
+        workflow=hook,
+        trigger=Run.Trigger.WEBHOOK,
+        status=Run.Status.RUNNING,
+        version=hook.published_version,
+        started_at=long_ago,
+        heartbeat_at=long_ago,
+    )
+    InboundEvent.objects.update(status=InboundEvent.Status.PROCESSING, run=lost)
+
+    run = webhook_process(workflow_id=hook.pk)
+
+    lost.refresh_from_db()
+    assert lost.status == Run.Status.FAILED and "stopped" in lost.error
+    assert isinstance(run, Run) and run.created_count == 1
+    assert [u["email"] for u in helpdesk_users(helpdesk_sandbox)] == ["lost@example.com"]
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}

@@ -123,7 +123,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='workflow',
             name='webhook_signature',
-            field=models.CharField(choices=[('none', 'No signature'), ('standard', 'Standard Webhooks'), ('hmac_sha256', 'HMAC-SHA256 hex')], default='none', max_length=32),
+            field=models.CharField(choices=[('none', 'No signature'), ('standard', 'Standard Webhooks'), ('hmac-sha256-hex', 'HMAC-SHA256 of the body, hex, in X-Signature-256'), ('hmac-sha256-base64', 'HMAC-SHA256 of the body, base64, in X-Signature-256')], default='none', max_length=32),
         ),
         migrations.AddField(
             model_name='workflow',

@@ -74,7 +74,11 @@ def incident_notify(*, incident_id: int) -> None:
             m.user.email for m in team.memberships.select_related("user").filter(role="admin") if m.user.email
         ]
         if recipients:
-            send_mail(subject, body, None, recipients)
+            try:
+                send_mail(subject, body, None, recipients)
+            except Exception:
+                # A broken mail server must not silence the chat and webhook alerts below.
+                logger.exception("could not email the alert for incident %s", incident_id)
     payload = {
         "type": f"workflow.{incident.kind}",
         "workflow": {"id": workflow.pk, "name": workflow.name},

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -37,7 +38,7 @@ from workflows.definition import Definition
 from workflows.engine.definition import CompiledWorkflow, DefinitionError, compile_definition
 from workflows.engine.mapping import CompiledMapping, MappingSpecError, compile_mapping
 from workflows.engine.plan import LinkState, PlannedRecord, plan_batch
-from workflows.models import RecordLink, Run, RunRecord, TriggerCursor, Workflow
+from workflows.models import InboundEvent, RecordLink, Run, RunRecord, TriggerCursor, Workflow
 from workflows.services.drift import SchemaDrift, workflow_check_drift
 from workflows.services.ports import ConnectorPorts
 from workflows.services.steps import RetryLater
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 # Triggers whose records arrive as stored events (webhook deliveries, rows of uploaded files).
 EVENT_TRIGGERS = (Workflow.Trigger.WEBHOOK, Workflow.Trigger.FILE)
 # A running run whose heartbeat is older than this was lost with its worker and may be replaced.
-STALE_RUN_AFTER = timedelta(minutes=10)
+STALE_RUN_AFTER = timedelta(seconds=settings.HUB_STALE_RUN_SECONDS)
 
 
 class SideError(Exception):
@@ -96,13 +97,21 @@ def run_request(
 
 def _fail_stale_runs(*, workflow: Workflow) -> None:
     cutoff = timezone.now() - STALE_RUN_AFTER
-    Run.objects.filter(workflow=workflow, status=Run.Status.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    ).update(
-        status=Run.Status.FAILED,
-        finished_at=timezone.now(),
-        error="The worker running this run stopped; a new run picks up from the last recorded page.",
+    stale = list(
+        Run.objects.filter(workflow=workflow, status=Run.Status.RUNNING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .values_list("id", flat=True)
     )
+    if stale:
+        Run.objects.filter(pk__in=stale, status=Run.Status.RUNNING).update(
+            status=Run.Status.FAILED,
+            finished_at=timezone.now(),
+            error="The worker running this run stopped; a new run picks up from the last recorded page.",
+        )
+        # Events the lost run had claimed go back to the queue; they were never marked processed.
+        InboundEvent.objects.filter(run_id__in=stale, status=InboundEvent.Status.PROCESSING).update(
+            status=InboundEvent.Status.PENDING, next_attempt_at=None
+        )
     Run.objects.filter(workflow=workflow, status=Run.Status.QUEUED, created_at__lt=cutoff).update(
         status=Run.Status.FAILED,
         finished_at=timezone.now(),
