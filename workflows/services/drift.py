@@ -57,7 +57,7 @@ _TYPE_FAMILY: dict[str, str] = {
 Side = Literal["source", "target"]
 
 
-class SchemaDrift(Exception):  # noqa: N818 - named for what happened, like RunHeld
+class SchemaDrift(Exception):
     """The drift check paused the workflow; the run stops with this reason."""
 
 
@@ -196,9 +196,7 @@ def drift_problems(
         elif published_at is not None:
             old: FieldType | None = cached.type_at(name, published_at)
             if old is not None and not types_compatible(old, found.type):
-                message = (
-                    f"{where}: '{found.label}' ({name}) changed type from {old} to {found.type} ({use})"
-                )
+                message = f"{where}: '{found.label}' ({name}) changed type from {old} to {found.type} ({use})"
         if message is not None:
             problems.append(DriftProblem(side, connection.pk, schema.name, name, message))
     return problems

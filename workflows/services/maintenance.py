@@ -52,12 +52,17 @@ def _newest_run_ids() -> list[int]:
 def webhooks_due() -> list[int]:
     """Enabled webhook workflows with events waiting (new, or due for a retry)."""
     now = timezone.now()
+    stale = now - timedelta(seconds=settings.HUB_STALE_RUN_SECONDS)
+    due = Q(inbound_events__status=InboundEvent.Status.PENDING) & (
+        Q(inbound_events__next_attempt_at__isnull=True) | Q(inbound_events__next_attempt_at__lte=now)
+    )
+    # Events held by a run whose worker died count too: handing them on fails that run and frees them.
+    orphaned = Q(inbound_events__status=InboundEvent.Status.PROCESSING) & Q(
+        inbound_events__run__heartbeat_at__lt=stale
+    )
     return list(
         Workflow.objects.filter(enabled=True, trigger__in=[Workflow.Trigger.WEBHOOK, Workflow.Trigger.FILE])
-        .filter(
-            Q(inbound_events__status=InboundEvent.Status.PENDING)
-            & (Q(inbound_events__next_attempt_at__isnull=True) | Q(inbound_events__next_attempt_at__lte=now))
-        )
+        .filter(due | orphaned)
         .values_list("id", flat=True)
         .distinct()
     )

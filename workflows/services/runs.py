@@ -79,7 +79,7 @@ def run_request(
         locked = Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
         if locked is None or (version is None and locked.published_version_id is None):
             return None
-        _fail_stale_runs(workflow=workflow)
+        fail_stale_runs(workflow=workflow)
         if Run.objects.filter(workflow=workflow, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists():
             return None
         run = Run.objects.create(
@@ -95,7 +95,8 @@ def run_request(
     return run
 
 
-def _fail_stale_runs(*, workflow: Workflow) -> None:
+def fail_stale_runs(*, workflow: Workflow) -> None:
+    """Runs lost with their worker are marked failed; the events they had claimed go back to the queue."""
     cutoff = timezone.now() - STALE_RUN_AFTER
     stale = list(
         Run.objects.filter(workflow=workflow, status=Run.Status.RUNNING)

@@ -82,8 +82,13 @@ def webhook_process(*, workflow_id: int) -> Run | bool | None:
     """Process pending events in a run. Returns the run, or False when another run is busy (try later)."""
     from workflows.services.runs import run_execute, run_request
 
+    from workflows.services.runs import fail_stale_runs
+
     workflow = Workflow.objects.filter(pk=workflow_id, enabled=True).first()
-    if workflow is None or not _due(workflow).exists():
+    if workflow is None:
+        return None
+    fail_stale_runs(workflow=workflow)
+    if not _due(workflow).exists():
         return None
     run = run_request(workflow=workflow, trigger=Run.Trigger.WEBHOOK, enqueue=False)
     if run is None:
