@@ -80,9 +80,7 @@ def webhook_receive(
 
 def webhook_process(*, workflow_id: int) -> Run | bool | None:
     """Process pending events in a run. Returns the run, or False when another run is busy (try later)."""
-    from workflows.services.runs import run_execute, run_request
-
-    from workflows.services.runs import fail_stale_runs
+    from workflows.services.runs import fail_stale_runs, run_execute, run_request
 
     workflow = Workflow.objects.filter(pk=workflow_id, enabled=True).first()
     if workflow is None:
