@@ -10,6 +10,14 @@ from connectors.base import Provider
 PROVIDERS: dict[str, str] = {
     "hubspot": "connectors.providers.hubspot.provider.HubSpotProvider",
     "zendesk": "connectors.providers.zendesk.provider.ZendeskProvider",
+    "rest_manifest": "connectors.providers.rest_manifest.provider.RestManifestProvider",
+    "postgres_table": "connectors.providers.postgres_table.provider.PostgresTableProvider",
+    "csv_file": "connectors.providers.csv_file.provider.CsvFileProvider",
+    "webhook_out": "connectors.providers.webhook_out.provider.WebhookOutProvider",
+    "stripe": "connectors.providers.stripe.provider.StripeProvider",
+    "pipedrive": "connectors.providers.pipedrive.provider.PipedriveProvider",
+    "mailchimp": "connectors.providers.mailchimp.provider.MailchimpProvider",
+    "slack": "connectors.providers.slack.provider.SlackProvider",
 }
 
 

@@ -20,6 +20,10 @@ from connectors.sandbox.engine import Dialect, SandboxApp, SandboxServer, Store
 SYSTEMS = {
     "crm": "connectors.sandbox.crm:CrmDialect",
     "helpdesk": "connectors.sandbox.helpdesk:HelpdeskDialect",
+    "billing": "connectors.sandbox.billing:BillingDialect",
+    "sales": "connectors.sandbox.sales:SalesDialect",
+    "marketing": "connectors.sandbox.marketing:MarketingDialect",
+    "chat": "connectors.sandbox.chat:ChatDialect",
 }
 
 

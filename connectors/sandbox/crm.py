@@ -12,11 +12,19 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
+from connectors.sandbox import oauth as sandbox_oauth
 from connectors.sandbox import seed as demo
+from connectors.sandbox.crm_links import (
+    DEAL_PIPELINES,
+    TICKET_PIPELINES,
+    CrmLinks,
+    pipeline_options,
+    stage_options,
+)
 from connectors.sandbox.engine import (
     Dialect,
     HttpError,
@@ -333,9 +341,177 @@ COMPANIES = ObjectType(
     searchable=("name", "domain", "city"),
 )
 
-OBJECT_TYPES = {t.name: t for t in (CONTACTS, COMPANIES)}
+# Deals and tickets: stages and pipelines are enumerations whose options come from the pipelines
+# (crm_links.py), so `dealstage` lists every stage of every deal pipeline, as in HubSpot.
+DEALS = ObjectType(
+    name="deals",
+    singular="Deal",
+    type_label="DEAL",
+    first_id=9_000_001,
+    props=(
+        Prop("dealname", "Deal Name", "string", "text", "dealinformation", "The name given to this deal"),
+        Prop("amount", "Amount", "number", "number", "dealinformation", "The total amount of the deal"),
+        Prop(
+            "pipeline",
+            "Pipeline",
+            "enumeration",
+            "select",
+            "dealinformation",
+            "The pipeline the deal is in",
+            options=pipeline_options(DEAL_PIPELINES),
+        ),
+        Prop(
+            "dealstage",
+            "Deal Stage",
+            "enumeration",
+            "radio",
+            "dealinformation",
+            "The stage of the deal in its pipeline",
+            options=stage_options(DEAL_PIPELINES),
+        ),
+        Prop(
+            "closedate", "Close Date", "datetime", "date", "dealinformation", "When the deal closed or will"
+        ),
+        Prop(
+            "dealtype",
+            "Deal Type",
+            "enumeration",
+            "radio",
+            "dealinformation",
+            "New or existing business",
+            options=(("newbusiness", "New Business"), ("existingbusiness", "Existing Business")),
+        ),
+        Prop(
+            "hs_priority",
+            "Priority",
+            "enumeration",
+            "select",
+            "dealinformation",
+            options=_opts("low", "medium", "high"),
+        ),
+        Prop("description", "Deal Description", "string", "textarea", "dealinformation", "Notes on the deal"),
+        *_system_props("dealinformation", ("hs_lastmodifieddate",)),
+        Prop(
+            "deal_source",
+            "Deal source",
+            "enumeration",
+            "select",
+            "dealinformation",
+            "Where the deal came from",
+            options=_opts("inbound", "outbound", "partner", "event"),
+            custom=True,
+        ),
+    ),
+    defaults=(
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
+    modified=("hs_lastmodifieddate",),
+    searchable=("dealname", "description"),
+)
+
+TICKETS = ObjectType(
+    name="tickets",
+    singular="Ticket",
+    type_label="TICKET",
+    first_id=7_000_001,
+    props=(
+        Prop("subject", "Ticket name", "string", "text", "ticketinformation", "Short summary of the ticket"),
+        Prop(
+            "content",
+            "Ticket description",
+            "string",
+            "textarea",
+            "ticketinformation",
+            "What the ticket is about",
+        ),
+        Prop(
+            "hs_pipeline",
+            "Pipeline",
+            "enumeration",
+            "select",
+            "ticketinformation",
+            "The pipeline the ticket is in",
+            options=pipeline_options(TICKET_PIPELINES),
+        ),
+        Prop(
+            "hs_pipeline_stage",
+            "Ticket status",
+            "enumeration",
+            "radio",
+            "ticketinformation",
+            "The stage of the ticket in its pipeline",
+            options=stage_options(TICKET_PIPELINES),
+        ),
+        Prop(
+            "hs_ticket_priority",
+            "Priority",
+            "enumeration",
+            "select",
+            "ticketinformation",
+            options=(("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High"), ("URGENT", "Urgent")),
+        ),
+        Prop(
+            "hs_ticket_category",
+            "Category",
+            "enumeration",
+            "select",
+            "ticketinformation",
+            options=_opts("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY"),
+        ),
+        Prop(
+            "source_type",
+            "Source",
+            "enumeration",
+            "select",
+            "ticketinformation",
+            options=_opts("EMAIL", "CHAT", "PHONE", "FORM"),
+        ),
+        *_system_props("ticketinformation", ("hs_lastmodifieddate",)),
+        Prop(
+            "product_area",
+            "Product area",
+            "enumeration",
+            "select",
+            "ticketinformation",
+            "The part of the product the ticket concerns",
+            options=_opts("reporting", "integrations", "billing", "mobile"),
+            custom=True,
+        ),
+    ),
+    defaults=(
+        "content",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "hs_pipeline",
+        "hs_pipeline_stage",
+        "hs_ticket_category",
+        "hs_ticket_priority",
+        "subject",
+    ),
+    modified=("hs_lastmodifieddate",),
+    searchable=("subject", "content"),
+)
+
+OBJECT_TYPES = {t.name: t for t in (CONTACTS, COMPANIES, DEALS, TICKETS)}
 # Singular names and HubSpot's object type ids are accepted in URLs as HubSpot does.
-_ALIASES = {"contact": "contacts", "0-1": "contacts", "company": "companies", "0-2": "companies"}
+_ALIASES = {
+    "contact": "contacts",
+    "0-1": "contacts",
+    "company": "companies",
+    "0-2": "companies",
+    "deal": "deals",
+    "0-3": "deals",
+    "ticket": "tickets",
+    "0-5": "tickets",
+}
 
 
 @dataclass(frozen=True)
@@ -361,10 +537,42 @@ class CrmDialect(Dialect):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
+        parser.add_argument(
+            "--oauth-client-id", default=sandbox_oauth.DEFAULT_CLIENT_ID, help="the OAuth app's client id"
+        )
+        parser.add_argument(
+            "--oauth-client-secret",
+            default=sandbox_oauth.DEFAULT_CLIENT_SECRET,
+            help="the OAuth app's client secret",
+        )
+        parser.add_argument(
+            "--oauth-token-ttl",
+            type=int,
+            default=sandbox_oauth.DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+            metavar="SECONDS",
+            help="lifetime of OAuth access tokens (HubSpot: 1800)",
+        )
 
     @property
     def token(self) -> str:
         return str(self.options.get("token") or DEFAULT_TOKEN)
+
+    @cached_property
+    def links(self) -> CrmLinks:
+        """Pipelines, v4 associations and signed webhook deliveries (crm_links.py)."""
+        return CrmLinks(self, _ALIASES)
+
+    @cached_property
+    def oauth(self) -> sandbox_oauth.OAuthServer:
+        """HubSpot's OAuth endpoints; their access tokens work on the API besides the static token."""
+        return sandbox_oauth.OAuthServer(
+            self.store,
+            client_id=str(self.options.get("oauth_client_id") or sandbox_oauth.DEFAULT_CLIENT_ID),
+            client_secret=str(self.options.get("oauth_client_secret") or sandbox_oauth.DEFAULT_CLIENT_SECRET),
+            access_token_ttl_seconds=int(
+                self.options.get("oauth_token_ttl") or sandbox_oauth.DEFAULT_ACCESS_TOKEN_TTL_SECONDS
+            ),
+        )
 
     def register(self, router: Router) -> None:
         base = "/crm/v3/objects/{object}"
@@ -379,6 +587,9 @@ class CrmDialect(Dialect):
         router.add("PATCH", f"{base}/{{id}}", self.update_one)
         router.add("GET", "/crm/v3/properties/{object}", self.list_properties)
         router.add("GET", "/crm/v3/properties/{object}/{name}", self.get_property)
+        self.oauth.register(router)
+        self._register_property_admin(router)
+        self.links.register(router)
 
     # -- errors
 
@@ -436,18 +647,28 @@ class CrmDialect(Dialect):
     # -- auth
 
     def authenticate(self, req: Request) -> Response | None:
-        if same_secret(bearer_token(req), self.token):
+        token = bearer_token(req)
+        if same_secret(token, self.token):
             return None
+        check = self.oauth.check(token)
+        if check.state == "valid":
+            return None
+        if check.state == "expired":
+            return self._error(
+                401,
+                "EXPIRED_AUTHENTICATION",
+                f"The OAuth token used to make this call expired {sandbox_oauth.ago(check.expired_ms_ago)} ago.",
+            )
         return self._error(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE)
 
     # -- helpers
 
     def _type(self, req: Request) -> ObjectType:
         name = req.params["object"]
-        found = OBJECT_TYPES.get(_ALIASES.get(name, name))
-        if found is None:
+        found = _ALIASES.get(name, name)
+        if found not in OBJECT_TYPES:
             raise self._bad(f"Unable to infer object type from: {name}")
-        return found
+        return self.object_type(found)
 
     @staticmethod
     def _requested(values: Sequence[str]) -> list[str] | None:
@@ -1022,6 +1243,8 @@ class CrmDialect(Dialect):
     # -- seed and admin
 
     def seed(self, tx: Tx, count: int) -> dict[str, int]:
+        # Seeding follows a wipe, which also dropped the admin's property edits.
+        self._edited_types = None
         data = demo.generate(count, "crm")
         for company in data.companies:
             values = {
@@ -1069,20 +1292,155 @@ class CrmDialect(Dialect):
                 created_ms=person.created_ms,
                 updated_ms=person.updated_ms,
             )
-        return {CONTACTS.name: len(data.people), COMPANIES.name: len(data.companies)}
+        return {
+            CONTACTS.name: len(data.people),
+            COMPANIES.name: len(data.companies),
+            **self.links.seed(tx, count, DEALS.first_id, TICKETS.first_id),
+        }
 
     def admin_list(self, req: Request, object_: str) -> list[Any]:
-        ot = OBJECT_TYPES[object_]
+        ot = self.object_type(object_)
         with self.store.read() as tx:
             rows = tx.all(ot.name)
         return [self.render(ot, r, None, everything=True) for r in rows]
 
     def admin_create(self, req: Request, object_: str, payload: dict[str, Any]) -> Response:
-        ot = OBJECT_TYPES[object_]
+        ot = self.object_type(object_)
         row = self._create(ot, payload)
         return json_response(201, self.render(ot, row, None, everything=True))
 
     def admin_update(self, req: Request, object_: str, id_: int, payload: dict[str, Any]) -> Response:
-        ot = OBJECT_TYPES[object_]
+        ot = self.object_type(object_)
         row = self._update(ot, str(id_), None, payload)
         return json_response(200, self.render(ot, row, None, everything=True))
+
+    # -- property edits (admin): archive, add or retype a custom property, as a HubSpot admin can
+
+    # The object types with the admin's edits applied; None: load them again from the store.
+    _edited_types: dict[str, ObjectType] | None = None
+
+    def object_type(self, name: str) -> ObjectType:
+        types = self._edited_types
+        if types is None:
+            with self.store.read() as tx:
+                types = {n: self._with_edits(tx, ot) for n, ot in OBJECT_TYPES.items()}
+            self._edited_types = types
+        return types[name]
+
+    @staticmethod
+    def _with_edits(tx: Tx, ot: ObjectType) -> ObjectType:
+        # Kept in the store (not in memory) so edits survive a restart on a file and vanish with a reset.
+        stored = tx.get_blob(_PROPERTY_EDITS, ot.name)
+        if stored is None:
+            return ot
+        return replace(
+            ot, props=tuple(Prop(**{**p, "options": tuple(tuple(o) for o in p["options"])}) for p in stored)
+        )
+
+    def _register_property_admin(self, router: Router) -> None:
+        add = router.add
+        add("POST", "/_admin/properties/{object}", self._admin_add_property, auth=False, admin=True)
+        add("PATCH", "/_admin/properties/{object}/{name}", self._admin_edit_property, auth=False, admin=True)
+        add(
+            "DELETE",
+            "/_admin/properties/{object}/{name}",
+            self._admin_delete_property,
+            auth=False,
+            admin=True,
+        )
+
+    def _save_props(self, ot: ObjectType, props: Sequence[Prop]) -> None:
+        with self.store.write() as tx:
+            tx.put_blob(_PROPERTY_EDITS, ot.name, [asdict(p) for p in props])
+        self._edited_types = None
+
+    def _admin_object(self, req: Request) -> ObjectType:
+        name = req.params["object"]
+        if name not in OBJECT_TYPES:
+            raise HttpError(json_response(404, {"ok": False, "error": f"unknown object {name!r}"}))
+        return self.object_type(name)
+
+    def _admin_custom_prop(self, req: Request) -> tuple[ObjectType, Prop]:
+        ot = self._admin_object(req)
+        prop = ot.prop(req.params["name"])
+        if prop is None:
+            raise HttpError(
+                json_response(
+                    404, {"ok": False, "error": f"{ot.name} has no property {req.params['name']!r}"}
+                )
+            )
+        if not prop.custom:
+            # HubSpot's own properties have a read-only definition; only custom ones can change.
+            raise HttpError(
+                json_response(400, {"ok": False, "error": f"{prop.name} is a HubSpot-defined property"})
+            )
+        return ot, prop
+
+    def _admin_add_property(self, req: Request) -> Response:
+        ot = self._admin_object(req)
+        payload = req.json_object()
+        name = payload.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            return json_response(400, {"ok": False, "error": "name must be lower case letters, digits and _"})
+        if ot.prop(name) is not None:
+            return json_response(409, {"ok": False, "error": f"{ot.name} already has a property {name!r}"})
+        prop = _edited_prop(Prop(name, name, "string", "text", ot.props[0].group, custom=True), payload)
+        self._save_props(ot, (*ot.props, prop))
+        return json_response(201, prop.definition(len(ot.props)))
+
+    def _admin_edit_property(self, req: Request) -> Response:
+        ot, prop = self._admin_custom_prop(req)
+        edited = _edited_prop(prop, req.json_object())
+        self._save_props(ot, tuple(edited if p.name == prop.name else p for p in ot.props))
+        return json_response(200, edited.definition(ot.props.index(prop)))
+
+    def _admin_delete_property(self, req: Request) -> Response:
+        ot, prop = self._admin_custom_prop(req)
+        # As HubSpot archives a property: it leaves the schema and every response; stored values stay.
+        self._save_props(ot, tuple(p for p in ot.props if p.name != prop.name))
+        return json_response(200, {"ok": True, "deleted": prop.name})
+
+
+_PROPERTY_EDITS = "crm_property_edits"
+_FIELD_TYPE_OF = {
+    "string": "text",
+    "number": "number",
+    "date": "date",
+    "datetime": "date",
+    "enumeration": "select",
+    "bool": "booleancheckbox",
+}
+
+
+def _edited_prop(prop: Prop, payload: Mapping[str, Any]) -> Prop:
+    """`prop` with the admin's `label`, `type`, `fieldType` and `options` applied; raises HttpError."""
+
+    def bad(message: str) -> HttpError:
+        return HttpError(json_response(400, {"ok": False, "error": message}))
+
+    unknown = set(payload) - {"name", "label", "type", "fieldType", "options"}
+    if unknown:
+        raise bad(f"unknown keys: {', '.join(sorted(unknown))}")
+    kind = payload.get("type", prop.type)
+    if kind not in _FIELD_TYPE_OF:
+        raise bad(f"type must be one of {', '.join(_FIELD_TYPE_OF)}")
+    field_type = payload.get("fieldType", prop.field_type if kind == prop.type else _FIELD_TYPE_OF[kind])
+    if not isinstance(field_type, str):
+        raise bad("fieldType must be a string")
+    raw_options = payload.get("options")
+    if raw_options is None:
+        options = prop.options if kind == prop.type else (_BOOL if kind == "bool" else ())
+    elif isinstance(raw_options, list) and all(isinstance(o, str | dict) for o in raw_options):
+        options = tuple(
+            (o, o.replace("_", " ").title())
+            if isinstance(o, str)
+            else (str(o["value"]), str(o.get("label", o["value"])))
+            for o in raw_options
+            if isinstance(o, str) or "value" in o
+        )
+    else:
+        raise bad("options must be a list of values or of {value, label}")
+    if kind == "enumeration" and not options:
+        raise bad("an enumeration needs options")
+    label = payload.get("label", prop.label)
+    return replace(prop, label=str(label), type=kind, field_type=field_type, options=options)

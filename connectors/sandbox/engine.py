@@ -708,6 +708,14 @@ class Tx:
         found = self._conn.execute("SELECT data FROM blobs WHERE kind=? AND key=?", (kind, key)).fetchone()
         return json.loads(found[0]) if found else None
 
+    def blobs(self, kind: str) -> list[tuple[str, Any]]:
+        """Every (key, data) of one kind, in key order."""
+        rows = self._conn.execute("SELECT key, data FROM blobs WHERE kind=? ORDER BY key", (kind,)).fetchall()
+        return [(str(key), json.loads(data)) for key, data in rows]
+
+    def delete_blob(self, kind: str, key: str) -> bool:
+        return self._conn.execute("DELETE FROM blobs WHERE kind=? AND key=?", (kind, key)).rowcount > 0
+
     def get_meta(self, key: str) -> str | None:
         found = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return str(found[0]) if found else None

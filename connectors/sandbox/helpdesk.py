@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -32,6 +33,7 @@ from connectors.sandbox.engine import (
     same_secret,
     wall_ms,
 )
+from connectors.sandbox.helpdesk_tickets import DEFAULT_WEBHOOK_SECRET, HelpdeskTickets
 
 MAX_BULK = 100
 MAX_PAGE = 100
@@ -234,13 +236,21 @@ class ItemError(Exception):
 
 class HelpdeskDialect(Dialect):
     system = "helpdesk"
-    objects: ClassVar[Mapping[str, int]] = {r.name: r.first_id for r in RESOURCES.values()}
+    # Tickets live in helpdesk_tickets.py: their shapes share little with users and organizations.
+    objects: ClassVar[Mapping[str, int]] = {**{r.name: r.first_id for r in RESOURCES.values()}, "tickets": 1}
     default_port = 8102
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--email", default=DEFAULT_EMAIL, help="the accepted agent email")
         parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted API token")
+        parser.add_argument(
+            "--webhook-secret", default=DEFAULT_WEBHOOK_SECRET, help="signing secret of webhook deliveries"
+        )
+
+    @cached_property
+    def tickets(self) -> HelpdeskTickets:
+        return HelpdeskTickets(self)
 
     @property
     def agent_email(self) -> str:
@@ -253,6 +263,7 @@ class HelpdeskDialect(Dialect):
     def register(self, router: Router) -> None:
         router.add("GET", "/api/v2/users/me.json", self.me)
         router.add("GET", "/api/v2/job_statuses/{id}.json", self.job_status)
+        self.tickets.register(router)
         for res in RESOURCES.values():
             base = f"/api/v2/{res.name}"
 
@@ -877,7 +888,11 @@ class HelpdeskDialect(Dialect):
                 created_ms=person.created_ms,
                 updated_ms=person.updated_ms,
             )
-        return {USERS.name: len(data.people), ORGANIZATIONS.name: len(data.companies)}
+        return {
+            USERS.name: len(data.people),
+            ORGANIZATIONS.name: len(data.companies),
+            **self.tickets.seed(tx, count),
+        }
 
     @staticmethod
     def _unwrap(res: Resource, payload: dict[str, Any]) -> dict[str, Any]:
@@ -885,12 +900,16 @@ class HelpdeskDialect(Dialect):
         return inner if len(payload) == 1 and isinstance(inner, dict) else payload
 
     def admin_list(self, req: Request, object_: str) -> list[Any]:
+        if object_ == "tickets":
+            return self.tickets.admin_list(req)
         res = RESOURCES[object_]
         with self.store.read() as tx:
             rows = tx.all(res.name)
         return [self.render(res, r, req.base_url) for r in rows]
 
     def admin_create(self, req: Request, object_: str, payload: dict[str, Any]) -> Response:
+        if object_ == "tickets":
+            return self.tickets.admin_create(req, payload)
         res = RESOURCES[object_]
         with self.store.write() as tx:
             try:
@@ -900,6 +919,8 @@ class HelpdeskDialect(Dialect):
         return json_response(201, {res.singular: self.render(res, row, req.base_url)})
 
     def admin_update(self, req: Request, object_: str, id_: int, payload: dict[str, Any]) -> Response:
+        if object_ == "tickets":
+            return self.tickets.admin_update(req, id_, payload)
         res = RESOURCES[object_]
         with self.store.write() as tx:
             existing = tx.get(res.name, id_)

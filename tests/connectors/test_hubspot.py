@@ -48,7 +48,7 @@ def test_provider_description() -> None:
     assert HubSpotProvider.key == "hubspot"
     assert HubSpotProvider.auth_scheme == "bearer"
     assert HubSpotProvider.credential_fields == ("access_token",)
-    assert set(HubSpotProvider.objects) == {"contacts", "companies"}
+    assert set(HubSpotProvider.objects) == {"contacts", "companies", "deals", "tickets"}
     assert HubSpotProvider.capabilities["contacts"].upsert_key == "email"
     assert HubSpotProvider.capabilities["companies"].upsert_key == "domain"
     assert HubSpotProvider.capabilities["contacts"].batch_size == 100
@@ -103,8 +103,8 @@ def test_company_schema_and_cache(crm_sandbox: SandboxProcess) -> None:
 
 
 def test_unknown_object_is_a_clear_error(crm_sandbox: SandboxProcess) -> None:
-    with pytest.raises(ConnectorError, match="deals"):
-        make_client(crm_sandbox).discover_schema("deals")
+    with pytest.raises(ConnectorError, match="quotes"):
+        make_client(crm_sandbox).discover_schema("quotes")
 
 
 def test_full_read_pages_over_all_records(crm_sandbox: SandboxProcess) -> None:

@@ -68,7 +68,7 @@ def test_provider_description() -> None:
     assert ZendeskProvider.label == "Zendesk Support"
     assert ZendeskProvider.auth_scheme == "basic"
     assert ZendeskProvider.credential_fields == ("api_token",)
-    assert set(ZendeskProvider.objects) == {"users", "organizations"}
+    assert set(ZendeskProvider.objects) == {"users", "organizations", "tickets"}
     assert ZendeskProvider.capabilities["users"].upsert_key == "email"
     assert ZendeskProvider.capabilities["users"].batch_size == 100
 
@@ -274,8 +274,8 @@ def test_unsupported_match_field_fails_clearly(zd: ZendeskClient) -> None:
 
 
 def test_unknown_object_is_a_clear_error(zd: ZendeskClient) -> None:
-    with pytest.raises(ConnectorError, match="tickets"):
-        zd.discover_schema("tickets")
+    with pytest.raises(ConnectorError, match="macros"):
+        zd.discover_schema("macros")
 
 
 # -- behaviour the sandbox does not exercise, against a scripted server ------------------------------

@@ -15,10 +15,11 @@ CRM_AUTH = {"Authorization": f"Bearer {CRM_TOKEN}"}
 def test_health(crm_sandbox: SandboxProcess, helpdesk_sandbox: SandboxProcess) -> None:
     crm = crm_sandbox.admin("GET", "/health")
     assert crm["ok"] is True and crm["system"] == "crm"
-    assert crm["counts"] == {"contacts": 20, "companies": 2}
+    # Deals and tickets come from their own generator, linked to the seeded contacts (crm_links.py).
+    assert crm["counts"] == {"contacts": 20, "companies": 2, "deals": 6, "tickets": 4}
     helpdesk = helpdesk_sandbox.admin("GET", "/_admin/health")
     assert helpdesk["ok"] is True and helpdesk["system"] == "helpdesk"
-    assert helpdesk["counts"] == {"users": 0, "organizations": 0}
+    assert helpdesk["counts"] == {"users": 0, "organizations": 0, "tickets": 0}
 
 
 @pytest.mark.parametrize(("fixture", "objects"), [("crm_sandbox", "contacts"), ("helpdesk_sandbox", "users")])
@@ -139,7 +140,7 @@ def test_unknown_routes(crm_sandbox: SandboxProcess, helpdesk_sandbox: SandboxPr
     assert status == 404 and body["status"] == "error"
     status, headers, _ = crm_sandbox.request("DELETE", "/crm/v3/objects/contacts/search", headers=CRM_AUTH)
     assert status == 405 and "POST" in headers["Allow"]
-    status, _, body = helpdesk_sandbox.request("GET", "/api/v2/tickets.json")
+    status, _, body = helpdesk_sandbox.request("GET", "/api/v2/macros.json")
     assert status == 404 and body["error"] == "InvalidEndpoint"
     with pytest.raises(SandboxError):
         crm_sandbox.admin("GET", "/nothing-here")

@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 client: contacts and companies through the objects, search, batch and properties APIs."""
+"""HubSpot CRM v3 client: contacts, companies, deals and tickets (objects, search, batch, properties APIs)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -26,17 +27,30 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
+from connectors.providers.hubspot.associations import Associations
+from connectors.providers.hubspot.pipelines import PIPELINE_PROPERTIES, with_pipeline_labels
+from connectors.providers.single_send import send_once
 
 logger = logging.getLogger(__name__)
 
 HUBSPOT_API_URL = "https://api.hubapi.com"
-OBJECTS: dict[str, str] = {"contacts": "Contacts", "companies": "Companies"}
+OBJECTS: dict[str, str] = {
+    "contacts": "Contacts",
+    "companies": "Companies",
+    "deals": "Deals",
+    "tickets": "Tickets",
+}
 MAX_BATCH = 100
 MAX_SEARCH_PAGE = 100
 # HubSpot search refuses to page past this offset; see `list_changes` for how we stay under it.
 SEARCH_OFFSET_LIMIT = 10_000
 # HubSpot names the modification-time property differently per object; contacts keep the old name.
-_MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+_MODIFIED_PROPERTY = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+    "tickets": "hs_lastmodifieddate",
+}
 _MODIFIED_FALLBACKS = ("hs_lastmodifieddate", "lastmodifieddate")
 # Statuses for which HubSpot rejects the records we sent rather than the request as such.
 _RECORD_REJECTIONS = frozenset({400, 404, 409, 422})
@@ -207,25 +221,41 @@ class _Entry:
 
 
 class HubSpotClient(ConnectorClient):
+    """Authenticates with a private-app token, or (OAuth) with whatever the token source hands out."""
+
     def __init__(self, settings: ConnectionSettings) -> None:
         super().__init__(settings)
         self.config = HubSpotConfig.model_validate(dict(settings.config))
         self._token = settings.credentials.get("access_token", "") or ""
+        self._token_source = settings.token_source
+        self._last_sent = ""
         self.http = HttpClient(
             self.config.base_url,
             auth=self._authenticate,
             secrets=[self._token],
             system="HubSpot",
             error_message=hubspot_message,
+            connection_id=settings.connection_id,
+            rate_limit=settings.rate_limit,
+            reauthenticate=self._reauthenticate if self._token_source is not None else None,
         )
         self._schemas: dict[str, ObjectSchema] = {}
 
     def _authenticate(self, headers: MutableMapping[str, str]) -> None:
-        if not self._token:
+        token = self._token_source.access_token() if self._token_source is not None else self._token
+        if not token:
             raise AuthenticationError(
                 "No HubSpot access token is configured for this connection.", status=None
             )
-        bearer_auth(self._token)(headers)
+        # Tokens obtained by refreshing are new secrets: keep them out of messages too.
+        self.http.add_secret(token)
+        self._last_sent = token
+        bearer_auth(token)(headers)
+
+    def _reauthenticate(self) -> None:
+        # HubSpot answered 401 (e.g. EXPIRED_AUTHENTICATION before our expiry said so): one refresh.
+        assert self._token_source is not None
+        self.http.add_secret(self._token_source.refresh(rejected=self._last_sent or None))
 
     # -- contract ----------------------------------------------------------------------------------
 
@@ -233,7 +263,8 @@ class HubSpotClient(ConnectorClient):
         try:
             self.http.get("/crm/v3/objects/contacts", params={"limit": 1, "archived": "false"})
         except HttpAuthenticationError as exc:
-            detail = hubspot_message(exc.response) or exc.message
+            # HubSpot's own words, redacted: an error body may echo the credential back.
+            detail = self.http.redact(hubspot_message(exc.response) or exc.message)
             if exc.status == 403:
                 raise AuthenticationError(
                     f"HubSpot refused access to contacts (check the private app's scopes): {detail}",
@@ -253,6 +284,8 @@ class HubSpotClient(ConnectorClient):
         response = self.http.get(f"/crm/v3/properties/{object_name}", params={"archived": "false"})
         results = response.data.get("results", []) if isinstance(response.data, dict) else []
         fields = tuple(field_from_property(prop) for prop in results if prop.get("name"))
+        if object_name in PIPELINE_PROPERTIES:
+            fields = with_pipeline_labels(self.http, object_name, fields)
         schema = ObjectSchema(name=object_name, label=OBJECTS[object_name], fields=fields)
         self._schemas[object_name] = schema
         return schema
@@ -335,6 +368,10 @@ class HubSpotClient(ConnectorClient):
             if item.target_id:
                 updates.append(_Entry(index, item))
                 continue
+            if not match_field:
+                # Deals and tickets have no natural key: without a target id a record is new.
+                results[index] = self._create_one(object_name, item)
+                continue
             raw = item.fields.get(match_field)
             match_value = to_hubspot_value(raw).strip() if raw is not None else ""
             if not match_value:
@@ -354,7 +391,29 @@ class HubSpotClient(ConnectorClient):
                 results.update(self._write(object_name, "upsert", chunk, match_field))
         return [results[i] for i in range(len(items))]
 
+    @cached_property
+    def associations(self) -> Associations:
+        """Links between records (API v4), e.g. a new deal to its contact and company."""
+        return Associations(self.http)
+
     # -- helpers -----------------------------------------------------------------------------------
+
+    def _create_one(self, object_name: str, item: WriteItem) -> WriteResult:
+        """One record, sent at most once: a create has no key HubSpot could recognise a repeat by."""
+        properties = {name: to_hubspot_value(value) for name, value in item.fields.items()}
+        try:
+            response = send_once(
+                self.http, "POST", f"/crm/v3/objects/{object_name}", json={"properties": properties}
+            )
+        except HttpError as exc:
+            if exc.status not in _RECORD_REJECTIONS:
+                raise
+            message = hubspot_message(exc.response) if exc.response is not None else None
+            return WriteResult(
+                key=item.key, ok=False, error=self.http.redact(message) if message else exc.message
+            )
+        record = response.data if isinstance(response.data, dict) else {}
+        return WriteResult(key=item.key, ok=True, target_id=str(record.get("id")), action="created")
 
     def _check_object(self, object_name: str) -> None:
         if object_name not in OBJECTS:
@@ -393,7 +452,9 @@ class HubSpotClient(ConnectorClient):
             if len(entries) == 1:
                 entry = entries[0]
                 message = hubspot_message(exc.response) if exc.response is not None else None
-                return {entry.index: WriteResult(key=entry.item.key, ok=False, error=message or exc.message)}
+                # Stored on the run for people to read, so redacted like every other message.
+                error = self.http.redact(message) if message else exc.message
+                return {entry.index: WriteResult(key=entry.item.key, ok=False, error=error)}
             # One invalid input fails HubSpot's whole batch; halving isolates the bad ones in
             # O(bad * log n) calls while the valid records still go through.
             middle = len(entries) // 2
@@ -465,7 +526,9 @@ class HubSpotClient(ConnectorClient):
                     or errors.get("*")
                     or "HubSpot returned no result for this record."
                 )
-                results[entry.index] = WriteResult(key=entry.item.key, ok=False, error=message)
+                results[entry.index] = WriteResult(
+                    key=entry.item.key, ok=False, error=self.http.redact(message)
+                )
         return results
 
 

@@ -33,6 +33,8 @@ from connectors.http import (
     basic_auth,
     basic_auth_header,
 )
+from connectors.providers.single_send import send_once
+from connectors.providers.zendesk.tickets import TICKET_FIELDS, ticket_payload
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,10 @@ class _ObjectInfo:
     standard: tuple[FieldSchema, ...]
     # What create_or_update can match an existing record on.
     match_fields: tuple[str, ...]
+    # Where the custom field definitions are listed, when not `/api/v2/<custom_key>.json`.
+    fields_collection: str = ""
+    # Tickets are only created here: Zendesk has no key to upsert them by.
+    creates_only: bool = False
 
 
 _USER_FIELDS: tuple[FieldSchema, ...] = (
@@ -106,6 +112,15 @@ OBJECT_INFO: dict[str, _ObjectInfo] = {
     "users": _ObjectInfo("Users", "user", "user_fields", _USER_FIELDS, ("email", "external_id")),
     "organizations": _ObjectInfo(
         "Organizations", "organization", "organization_fields", _ORGANIZATION_FIELDS, ("external_id",)
+    ),
+    "tickets": _ObjectInfo(
+        "Tickets",
+        "ticket",
+        "custom_fields",
+        TICKET_FIELDS,
+        (),
+        fields_collection="ticket_fields",
+        creates_only=True,
     ),
 }
 OBJECTS: dict[str, str] = {name: info.label for name, info in OBJECT_INFO.items()}
@@ -194,8 +209,9 @@ def custom_field_schema(field: Mapping[str, Any], custom_key: str) -> FieldSchem
         if isinstance(o, dict)
     )
     return FieldSchema(
-        name=f"{custom_key}.{field['key']}",
-        label=str(field.get("title") or field["key"]),
+        # Ticket fields have no key; their values are addressed by field id.
+        name=f"{custom_key}.{field.get('key') or field['id']}",
+        label=str(field.get("title") or field.get("key") or field["id"]),
         type=field_type,
         custom=True,
         options=options if field_type in ("enumeration", "json") else (),
@@ -253,13 +269,20 @@ class ZendeskClient(ConnectorClient):
         if cached is not None:
             return cached
         custom: list[FieldSchema] = []
-        path: str | None = f"/api/v2/{info.custom_key}.json"
+        collection = info.fields_collection or info.custom_key
+        path: str | None = f"/api/v2/{collection}.json"
         while path:
             response = self.http.get(path)
             data = response.data if isinstance(response.data, dict) else {}
-            for field in data.get(info.custom_key) or []:
+            for field in data.get(collection) or []:
                 # Inactive fields are hidden in Zendesk and cannot be written; offering them would mislead.
-                if isinstance(field, dict) and field.get("key") and field.get("active", True):
+                # System ticket fields (not removable) are the standard fields already listed.
+                usable = (
+                    isinstance(field, dict)
+                    and (field.get("key") or field.get("id"))
+                    and field.get("active", True)
+                )
+                if usable and field.get("removable", True):
                     custom.append(custom_field_schema(field, info.custom_key))
             next_page = data.get("next_page")
             path = next_page if isinstance(next_page, str) and next_page else None
@@ -351,7 +374,16 @@ class ZendeskClient(ConnectorClient):
         updates: list[_Entry] = []
         upserts: list[_Entry] = []
         for index, item in enumerate(items):
-            if item.target_id:
+            if info.creates_only:
+                if item.target_id:
+                    results[index] = WriteResult(
+                        key=item.key,
+                        ok=False,
+                        error=f"Zendesk {object_name} are only created here, never updated.",
+                    )
+                else:
+                    upserts.append(_Entry(index, item))
+            elif item.target_id:
                 updates.append(_Entry(index, item))
             elif match_field not in info.match_fields:
                 results[index] = WriteResult(
@@ -373,7 +405,9 @@ class ZendeskClient(ConnectorClient):
             results.update(self._update_many(object_name, info, updates[start : start + MAX_BATCH]))
         for start in range(0, len(upserts), MAX_BATCH):
             chunk = upserts[start : start + MAX_BATCH]
-            if object_name == "users":
+            if info.creates_only:
+                results.update(self._create_many(object_name, info, chunk))
+            elif object_name == "users":
                 results.update(self._create_or_update_many(object_name, info, chunk))
             else:
                 # Zendesk has no bulk create-or-update for organizations; the single call is the safe upsert.
@@ -394,8 +428,14 @@ class ZendeskClient(ConnectorClient):
 
     def _record(self, raw: Mapping[str, Any], info: _ObjectInfo) -> SourceRecord:
         fields: dict[str, Any] = {k: v for k, v in raw.items() if k != info.custom_key}
-        # Custom values are flattened to the names the schema gives them.
-        for key, value in (raw.get(info.custom_key) or {}).items():
+        # Custom values are flattened to the names the schema gives them; tickets list them by id.
+        custom = raw.get(info.custom_key) or {}
+        pairs = (
+            custom.items()
+            if isinstance(custom, Mapping)
+            else ((c.get("id"), c.get("value")) for c in custom if isinstance(c, Mapping))
+        )
+        for key, value in pairs:
             fields[f"{info.custom_key}.{key}"] = value
         updated = parse_timestamp(raw.get("updated_at")) or parse_timestamp(raw.get("created_at"))
         if updated is None:
@@ -405,6 +445,8 @@ class ZendeskClient(ConnectorClient):
         return SourceRecord(id=str(raw.get("id")), updated_at=updated, fields=fields)
 
     def _payload(self, info: _ObjectInfo, item: WriteItem) -> dict[str, Any]:
+        if info.creates_only:
+            return ticket_payload(item.fields)
         payload: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         prefix = f"{info.custom_key}."
@@ -437,6 +479,17 @@ class ZendeskClient(ConnectorClient):
         body = {object_name: [self._payload(info, e.item) for e in entries]}
         try:
             response = self.http.post(f"/api/v2/{object_name}/create_or_update_many.json", json=body)
+        except HttpError as exc:
+            return self._all_failed(entries, exc)
+        return self._map_job(entries, self._wait_for_job(response), by_id=False)
+
+    def _create_many(
+        self, object_name: str, info: _ObjectInfo, entries: Sequence[_Entry]
+    ) -> dict[int, WriteResult]:
+        body = {object_name: [self._payload(info, e.item) for e in entries]}
+        try:
+            # Not idempotent: sent once, so a timeout cannot create the same tickets twice.
+            response = send_once(self.http, "POST", f"/api/v2/{object_name}/create_many.json", json=body)
         except HttpError as exc:
             return self._all_failed(entries, exc)
         return self._map_job(entries, self._wait_for_job(response), by_id=False)

@@ -1,0 +1,51 @@
+"""What the contract suite needs to know about one system: how to connect, what to write, how to check.
+
+Each `case_<system>.py` module next to this one defines `CASE = ContractCase(...)`; test_contract.py
+collects them, so adding a system to the suite is adding one small module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import ConnectorClient, FieldType, WriteItem
+from connectors.sandbox.testing import SandboxProcess
+
+ClientFactory = Callable[[SandboxProcess, str | None], ConnectorClient]
+"""(sandbox, wrong credential or None) -> a client of the system pointed at the sandbox."""
+
+
+@dataclass(frozen=True)
+class ContractCase:
+    name: str
+    fixture: str  # the pytest fixture giving the (reset) sandbox
+    object_name: str
+    connect: ClientFactory
+    wrong_credential: str
+    # What the system itself says when the credential is wrong (a fragment of its message).
+    wrong_credential_says: str
+    # Fields the schema must describe, with their types, e.g. {"email": "email"}.
+    schema_has: dict[str, FieldType]
+    count: Callable[[SandboxProcess], int]
+    new_items: Callable[[str], list[WriteItem]]  # (unique prefix) -> items that do not exist yet
+    invalid_item: WriteItem
+    rejection_says: str  # a fragment of the system's message for `invalid_item`
+    match_field: str = ""
+    # Reading (the systems that can be read)
+    reads: bool = True
+    few: int = 30  # records to seed for the other read tests
+    many: int = 120  # records to seed for the paging tests
+    page_size: int = 25
+    record_ids: Callable[[SandboxProcess], set[str]] | None = None
+    # Edits one record as a person would; returns the field and the value the read must show.
+    admin_edit: Callable[[SandboxProcess, str], tuple[str, Any]] | None = None
+    # Writing
+    updates: bool = True  # False: every write creates (chat messages)
+    change: Callable[[WriteItem], WriteItem] | None = None  # the same record with a changed field
+    stored: Callable[[SandboxProcess, str, str], Any] | None = None  # (sandbox, target id, field) -> value
+    custom_field: str | None = None  # a custom field the schema must mark as custom
+
+    def __str__(self) -> str:
+        return self.name
