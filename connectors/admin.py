@@ -11,5 +11,13 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "team", "status", "last_success_at", "last_error_at")
     list_filter = ("kind", "status", "team")
     search_fields = ("name",)
-    readonly_fields = ("status", "last_success_at", "last_error", "last_error_at", "account_label")
-    fields = ("team", "name", "kind", "config", *readonly_fields)
+    readonly_fields = (
+        "status",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "account_label",
+        "auth_method",
+        "token_expires_at",
+    )
+    fields = ("team", "name", "kind", "config", "rate_limit_override", *readonly_fields)

@@ -26,7 +26,15 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from connectors.base import AuthenticationError, ConnectorError
+from connectors.base import AuthenticationError, ConnectorError, RateLimit
+from connectors.ratelimit import (
+    LocalGovernor,
+    RateGovernor,
+    connection_key,
+    current_budget,
+    shared_governor,
+    whole_seconds,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,8 @@ AuthHook = Callable[[MutableMapping[str, str]], None]
 """Adds authentication headers to the outgoing header dict, in place."""
 
 SleepFn = Callable[[float], None]
+ReauthenticateFn = Callable[[], None]
+"""Called once after a 401 to get a fresh credential (the auth hook then sends it); raises if it cannot."""
 ErrorMessageFn = Callable[["HttpResponse"], "str | None"]
 """Extracts the system's own error text from a failed response (None: use the generic extraction)."""
 
@@ -375,6 +385,11 @@ class HttpClient:
 
     `request()` returns an `HttpResponse` when its status is expected (any 2xx by default) and raises
     `HttpError` / `HttpAuthenticationError` otherwise, after retrying what is worth retrying.
+
+    Before every request (retries and redirect hops included) the rate-limit governor is asked for a
+    slot in the connection's budget (`rate_limit`, shared by all processes under `connection_id`); a
+    429 with Retry-After blocks that budget for everyone. A client without `connection_id` has a budget
+    of its own. `reauthenticate` (OAuth) is called once after a 401, and the request is sent again.
     """
 
     def __init__(
@@ -391,9 +406,26 @@ class HttpClient:
         allowed_private_hosts: Iterable[str] | None = None,
         sleep: SleepFn = time.sleep,
         rng: random.Random | None = None,
+        connection_id: int | None = None,
+        rate_limit: RateLimit | None = None,
+        governor: RateGovernor | None = None,
+        reauthenticate: ReauthenticateFn | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
+        self.reauthenticate = reauthenticate
+        building = current_budget()
+        if building is not None and connection_id is None and rate_limit is None:
+            # Made by a connector's client inside Provider.client(): use that connection's budget.
+            connection_id, rate_limit = building
+        self.rate_limit = rate_limit
+        if connection_id is not None:
+            self.governor_key = connection_key(connection_id)
+            self.governor: RateGovernor = governor or shared_governor()
+        else:
+            # Nobody else can share an anonymous budget, so it never needs Redis.
+            self.governor_key = "anonymous"
+            self.governor = governor or LocalGovernor()
         self.secrets: list[str] = [s for s in secrets if s]
         self.default_headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self.default_headers.update(headers or {})
@@ -428,6 +460,11 @@ class HttpClient:
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
 
+    def add_secret(self, secret: str) -> None:
+        """Redact `secret` from now on (e.g. an OAuth access token obtained after the client was built)."""
+        if secret and secret not in self.secrets:
+            self.secrets.append(secret)
+
     def request(
         self,
         method: str,
@@ -448,7 +485,46 @@ class HttpClient:
         `retries`: overrides HUB_HTTP_MAX_RETRIES for this call. Every method is retried, because the
         connectors only send idempotent writes (upserts, updates by id); pass `retries=0` for a
         write that must not be repeated.
+        A 401 is answered by `reauthenticate` (when set) and the request sent once more.
         """
+        expected_once = tuple(expected) if expected is not None else None
+
+        def send() -> HttpResponse:
+            return self._request(
+                method,
+                path,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                expected=expected_once,
+                timeout=timeout,
+                retries=retries,
+            )
+
+        try:
+            return send()
+        except HttpAuthenticationError as exc:
+            if exc.status != 401 or self.reauthenticate is None:
+                raise
+        # The credential was refused (expired, or revoked early): get a new one, once. A second 401
+        # is final, so a credential that never works cannot loop.
+        self.reauthenticate()
+        return send()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: bytes | str | None,
+        headers: Mapping[str, str] | None,
+        expected: Iterable[int] | None,
+        timeout: float | None,
+        retries: int | None,
+    ) -> HttpResponse:
         expected_set = frozenset(expected) if expected is not None else None
         method = method.upper()
         url = self.url_for(path)
@@ -544,6 +620,26 @@ class HttpClient:
         # Full jitter: spreads retries of many workers hitting the same outage.
         return self._rng.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt)))
 
+    def _throttle(self, method: str, path: str, waited_until: float | None) -> None:
+        """Wait for this request's slot in the connection's budget (shared by every process)."""
+        reservation = self.governor.acquire(
+            self.governor_key, self.rate_limit, max_wait=MAX_RETRY_AFTER_SECONDS, waited_until=waited_until
+        )
+        if not reservation.granted:
+            # The system asked for a pause longer than a worker should sleep: fail transiently so
+            # the run is retried later, without sending (and without using a slot).
+            raise HttpError(
+                self.redact(
+                    f"{self.system} is rate limited for another {whole_seconds(reservation.wait_seconds)} s "
+                    f"(it asked us to wait); {method} {path} was not sent."
+                ),
+                permanent=False,
+                status=429,
+            )
+        if reservation.wait_seconds > 0:
+            self.stats.throttle_wait_seconds += reservation.wait_seconds
+            self.sleep(reservation.wait_seconds)
+
     def _wait(self, seconds: float, *, throttled: bool) -> None:
         self.stats.retries += 1
         if throttled:
@@ -568,7 +664,10 @@ class HttpClient:
     ) -> HttpResponse:
         path = urlsplit(url).path or "/"
         attempt = 0
+        # The end of a Retry-After block this client slept through itself (see the 429 branch).
+        waited_until: float | None = None
         while True:
+            self._throttle(method, path, waited_until)
             started = time.monotonic()
             try:
                 raw = self._session.request(
@@ -626,15 +725,20 @@ class HttpClient:
             response = self._wrap(raw, body, elapsed)
             logger.debug("%s", self.redact(f"{method} {url} -> {response.status} in {elapsed * 1000:.1f} ms"))
             status = response.status
+            retry_after = parse_retry_after(response.header("Retry-After")) if status in (429, 503) else None
+            if status == 429:
+                self.stats.throttled += 1
+                if retry_after is not None:
+                    # The limit is the account's: every process must hold back, not only this one,
+                    # and also when this request is not retried. The next `_throttle` skips this
+                    # block only because we sleep through it right below.
+                    waited_until = self.governor.block(self.governor_key, retry_after)
             retryable = status in _RETRYABLE_STATUSES or status >= 500
             if not retryable or (expected is not None and status in expected) or attempt >= retries:
                 return response
-            retry_after = parse_retry_after(response.header("Retry-After")) if status in (429, 503) else None
             if retry_after is not None and retry_after > MAX_RETRY_AFTER_SECONDS:
                 # Waiting that long would hold the worker hostage; surface a transient error instead.
                 return response
-            if status == 429:
-                self.stats.throttled += 1
             wait = retry_after if retry_after is not None else self._backoff(attempt)
             logger.warning(
                 "%s",

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
-from connectors.base import ConnectorClient, ConnectorError
+from connectors.base import ConnectorClient, ConnectorError, ReconnectRequired
 from connectors.models import Connection
 from connectors.registry import get_provider
 from integrations_hub.accounts.models import Team
@@ -79,8 +79,12 @@ def connection_record_success(*, connection: Connection, account_label: str | No
 
 
 def connection_record_error(*, connection: Connection, error: ConnectorError) -> None:
+    # A refused grant is not fixed by retrying or editing settings; the page must ask for a sign-in.
+    status = (
+        Connection.Status.NEEDS_RECONNECT if isinstance(error, ReconnectRequired) else Connection.Status.ERROR
+    )
     fields: dict[str, Any] = {
-        "status": Connection.Status.ERROR,
+        "status": status,
         "last_error": error.message,
         "last_error_at": timezone.now(),
     }

@@ -75,4 +75,6 @@ urlpatterns = [
     path("", include("workflows.builder_urls")),
     # The REST API under /api/ (with its docs) and the API token page /account/tokens/.
     path("", include("integrations_hub.api.urls")),
+    # Two-way syncs and the admins' review queue.
+    path("syncs/", include("workflows.sync.urls")),
 ]

@@ -28,6 +28,14 @@ def _test_settings(settings: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets() -> None:
+    # The in-process governor outlives a test; a Retry-After block from one test must not slow the next.
+    from connectors.ratelimit import LOCAL_GOVERNOR
+
+    LOCAL_GOVERNOR.reset()
+
+
 @pytest.fixture
 def team(db: None) -> Any:
     from tests.factories import TeamFactory
