@@ -122,3 +122,31 @@ def test_a_database_dump_holds_no_plaintext_secret(
     assert '"model": "connectors.connection"' in text and "sessions.session" in text
     for secret in secrets:
         assert secret not in text
+
+
+def test_webhook_signing_secrets_rotate_with_the_credentials(team: Any, settings: Any) -> None:
+    from workflows.models import Workflow
+    from workflows.services.webhooks import webhook_secret, webhook_secret_set
+    from workflows.services.workflow import workflow_create
+
+    settings.HUB_ENCRYPTION_KEYS = [OLD_KEY]
+    crm = make_connections(team, 1)[0]
+    workflow = workflow_create(
+        team=team,
+        name="Signed hook",
+        source_connection=None,
+        source_object="",
+        target_connection=crm,
+        target_object="contacts",
+        mapping={"fields": [{"target": "email", "source": "email"}]},
+        trigger=Workflow.Trigger.WEBHOOK,
+    )
+    webhook_secret_set(workflow=workflow, secret="whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz")
+    settings.HUB_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+
+    report = rotate()
+
+    assert "1 webhook signing secret(s) re-encrypted" in report
+    settings.HUB_ENCRYPTION_KEYS = [NEW_KEY]
+    workflow.refresh_from_db()
+    assert webhook_secret(workflow) == "whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz"

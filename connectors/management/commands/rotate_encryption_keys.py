@@ -63,6 +63,7 @@ class Command(BaseCommand):
             if not rows:
                 break
             last_id = rows[-1].pk
+        failed_ids += self._rotate_webhook_secrets(newest)
         total = sum(counts.values())
         self.stdout.write(
             f"{total} connection(s): {counts['rotated']} re-encrypted, {counts['current']} already on the "
@@ -74,6 +75,34 @@ class Command(BaseCommand):
                 "These connections could not be decrypted with any configured key and were left as they "
                 f"are: {', '.join(str(pk) for pk in failed_ids)}. Do not remove old keys yet."
             )
+
+
+    def _rotate_webhook_secrets(self, newest: Fernet) -> list[int]:
+        """Webhook signing secrets are encrypted with the same keys, so they rotate with the credentials."""
+        from workflows.models import Workflow
+
+        rotated = failed = 0
+        failed_ids: list[int] = []
+        with transaction.atomic():
+            for workflow in Workflow.objects.select_for_update().exclude(webhook_secret_encrypted="").only(
+                "pk", "webhook_secret_encrypted"
+            ):
+                token = workflow.webhook_secret_encrypted
+                try:
+                    newest.decrypt(token.encode())
+                    continue
+                except InvalidToken:
+                    pass
+                try:
+                    value = rotate(token)
+                except InvalidToken:
+                    failed += 1
+                    failed_ids.append(-workflow.pk)
+                    continue
+                Workflow.objects.filter(pk=workflow.pk).update(webhook_secret_encrypted=value)
+                rotated += 1
+        self.stdout.write(f"{rotated} webhook signing secret(s) re-encrypted, {failed} not decryptable.")
+        return failed_ids
 
 
 def _rotate_row(row: Connection, newest: Fernet) -> str:
