@@ -25,6 +25,8 @@ run: migrate
 	$(PY) manage.py run_demo
 
 test: venv
+	@# The browser tests (tests/e2e/test_browser.py) drive Debian's Chromium; they skip, saying so, without it.
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo "chromium could not be installed: the browser tests will be skipped"
 	$(PY) -m pytest --ignore=tests/faults
 
 # The fault-injection suite (workers killed, broker and database restarted, flaky systems): each test
@@ -50,3 +52,9 @@ compose-check:
 
 clean:
 	rm -rf data staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks against the sandboxes on loopback (docs/performance.md); BENCH_SCALE=0.1 for a quick run.
+# Writes bench-results/latest.json and latest.md.
+.PHONY: bench
+bench: venv
+	$(PY) -m bench

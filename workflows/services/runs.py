@@ -10,13 +10,14 @@ matched by link or key, so reading again never duplicates a record.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -247,7 +248,7 @@ def _execute_claimed(run: Run) -> None:
         return
     except Exception as exc:
         logger.exception("run %s crashed", run_id)
-        _finish(run, clients, error=f"Unexpected error: {type(exc).__name__}: {exc}")
+        _finish_despite_database_outage(run, clients, error=f"Unexpected error: {type(exc).__name__}: {exc}")
         raise
     if context.source_connection is not None:
         connection_record_success(connection=context.source_connection)
@@ -255,6 +256,22 @@ def _execute_claimed(run: Run) -> None:
     if run.records_read:
         connection_record_success(connection=context.target_connection)
     _finish(run, clients, error="")
+
+
+def _finish_despite_database_outage(run: Run, clients: list[ConnectorClient], *, error: str) -> None:
+    """Record the failure even when the crash was the database going away: retry for about 30 s.
+
+    Without this a run whose database restarted mid-way would stay "running" until it went stale.
+    """
+    for attempt in range(7):
+        try:
+            _finish(run, clients, error=error)
+            return
+        except DatabaseError:
+            if attempt == 6:
+                raise
+            close_old_connections()
+            time.sleep(min(2**attempt * 0.5, 8.0))
 
 
 def _context(run: Run) -> RunContext:
