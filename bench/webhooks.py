@@ -1,0 +1,238 @@
+"""`webhook_ingest` and `webhook_to_write`: gunicorn serving the hub on loopback, a bounded load generator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import fixtures
+from bench.common import (
+    REPEAT,
+    ROOT,
+    free_port,
+    hub_env,
+    load,
+    percentile,
+    process,
+    sandbox,
+    summary,
+    wait_http,
+)
+
+INGEST_RATE = 500
+TO_WRITE_RATE = 200
+SECONDS = float(os.environ.get("BENCH_WEBHOOK_SECONDS", "10"))
+THREADS = int(os.environ.get("BENCH_LOADGEN_THREADS", "16"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+GUNICORN = [
+    str(Path(sys.executable).with_name("gunicorn")),
+    "--bind",
+    "127.0.0.1:{port}",
+    "--workers",
+    "2",
+    "--worker-class",
+    "gthread",
+    "--threads",
+    "8",
+    "--keep-alive",
+    "5",
+    "--log-level",
+    "warning",
+]
+
+
+def _redis_ok() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping())
+    except Exception:
+        return False
+
+
+def _env(workdir: Path, settings: str) -> dict[str, str]:
+    env = hub_env({k: os.environ[k] for k in ("DATABASE_URL", "HUB_DATA_DIR") if k in os.environ})
+    env["DJANGO_SETTINGS_MODULE"] = settings
+    if _redis_ok():
+        env["CELERY_BROKER_URL"] = REDIS_URL
+    return env
+
+
+def _load(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    out = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bench.loadgen", url, str(rate), str(seconds), str(THREADS)],
+        cwd=ROOT,
+        env=hub_env({}),
+        capture_output=True,
+        text=True,
+        timeout=seconds * 4 + 60,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _gunicorn(env: dict[str, str], log: Path) -> tuple[Any, str]:
+    port = free_port()
+    command = [part.format(port=port) for part in GUNICORN] + ["integrations_hub.wsgi:application"]
+    return process(command, env, log), f"http://127.0.0.1:{port}"
+
+
+def _drop_queued_tasks() -> None:
+    if _redis_ok():
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        # This database number is the benchmark's own: drop every queue (celery, realtime, bulk) and unacked task.
+        for pattern in ("celery*", "realtime*", "bulk*", "unacked*", "_kombu*"):
+            for key in client.scan_iter(pattern, count=1000):
+                client.delete(key)
+
+
+def ingest(workdir: Path) -> dict[str, Any]:
+    from bench.bare_urls import create_table
+
+    create_table()
+    # Enabled, as in production: each stored delivery also queues its processing task (nobody consumes it here).
+    workflow = fixtures.webhook_workflow("http://127.0.0.1:9", enabled=True)
+    ours_runs, bare_runs, ratios = [], [], []
+    ours_cm, ours_url = _gunicorn(_env(workdir, "integrations_hub.settings"), workdir / "gunicorn-hub.log")
+    bare_cm, bare_url = _gunicorn(_env(workdir, "bench.bare_settings"), workdir / "gunicorn-bare.log")
+    with ours_cm as ours_proc, bare_cm as bare_proc:
+        wait_http(ours_url + "/healthz", ours_proc)
+        wait_http(bare_url + "/hooks/x", bare_proc)
+        hook = f"{ours_url}/hooks/{workflow.webhook_token}"
+        _load(hook, 50, 2)  # warm both
+        _load(f"{bare_url}/hooks/x", 50, 2)
+        for _ in range(REPEAT):
+            a = _load(hook, INGEST_RATE, SECONDS)
+            a["load_average"] = load()
+            b = _load(f"{bare_url}/hooks/x", INGEST_RATE, SECONDS)
+            b["load_average"] = load()
+            ours_runs.append(a)
+            bare_runs.append(b)
+            ratios.append(a["requests_per_s"] / b["requests_per_s"] if b["requests_per_s"] else float("nan"))
+    _drop_queued_tasks()
+    from workflows.models import InboundEvent, Workflow
+
+    stored = InboundEvent.objects.filter(workflow=workflow).count()
+    # Nobody processes these (the workflow writes nowhere): keep them away from webhook_to_write's worker.
+    Workflow.objects.filter(pk=workflow.pk).update(enabled=False)
+    InboundEvent.objects.filter(workflow=workflow).delete()
+    rps = summary([r["requests_per_s"] for r in ours_runs], 1)
+    p99 = summary([r["p99_ms"] for r in ours_runs], 1)
+    ratio = summary(ratios, 3)
+    return {
+        "offered_per_s": INGEST_RATE,
+        "seconds_per_repetition": SECONDS,
+        "server": "gunicorn --workers 2 --worker-class gthread --threads 8 --keep-alive 5 (both targets)",
+        "broker": "redis" if _redis_ok() else "filesystem",
+        "requests_per_s": rps,
+        "p50_ms": summary([r["p50_ms"] for r in ours_runs], 1),
+        "p99_ms": p99,
+        "bare": {
+            "requests_per_s": summary([r["requests_per_s"] for r in bare_runs], 1),
+            "p50_ms": summary([r["p50_ms"] for r in bare_runs], 1),
+            "p99_ms": summary([r["p99_ms"] for r in bare_runs], 1),
+        },
+        "ratio_to_bare": ratio,
+        "targets": {"ratio_to_bare": ">= 0.7", "p99_ms": "< 50"},
+        "holds": ratio["median"] >= 0.7 and p99["median"] < 50,
+        "events_stored": stored,
+        "statuses": [r["statuses"] for r in ours_runs],
+        "repetitions": {"ours": ours_runs, "bare": bare_runs},
+        "load_average": load(),
+    }
+
+
+def to_write(workdir: Path) -> dict[str, Any]:
+    from django.db.models import F
+
+    from workflows.models import InboundEvent
+
+    if not _redis_ok():
+        return {"skipped": "needs Redis as the broker between web and worker"}
+    seconds = SECONDS
+    results = []
+    with sandbox("helpdesk", seed=0) as helpdesk:
+        workflow = fixtures.webhook_workflow(helpdesk.url, enabled=True)
+        env = _env(workdir, "integrations_hub.settings")
+        web_cm, web_url = _gunicorn(env, workdir / "gunicorn-hub-2.log")
+        worker_cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "integrations_hub",
+            "worker",
+            "--loglevel",
+            "warning",
+            "--concurrency",
+            "2",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        _drop_queued_tasks()
+        with web_cm as web, process(worker_cmd, env, workdir / "worker.log"):
+            wait_http(web_url + "/healthz", web)
+            hook = f"{web_url}/hooks/{workflow.webhook_token}"
+            for _ in range(REPEAT):
+                before = InboundEvent.objects.filter(workflow=workflow).count()
+                sent = _load(hook, TO_WRITE_RATE, seconds)
+                # Wait (bounded) for the worker to drain what was stored.
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    pending = InboundEvent.objects.filter(
+                        workflow=workflow, processed_at__isnull=True
+                    ).count()
+                    if not pending:
+                        break
+                    time.sleep(0.5)
+                events = InboundEvent.objects.filter(workflow=workflow, processed_at__isnull=False).order_by(
+                    "-id"
+                )[: sent["ok"]]
+                rows = list(
+                    events.annotate(lat=F("processed_at") - F("received_at")).values_list(
+                        "lat", "received_at", "processed_at"
+                    )
+                )
+                lat_ms = [r[0].total_seconds() * 1000 for r in rows]
+                if rows:
+                    span = (max(r[2] for r in rows if r[2]) - min(r[1] for r in rows)).total_seconds()
+                else:
+                    span = float("nan")
+                results.append(
+                    {
+                        "offered_per_s": TO_WRITE_RATE,
+                        "acknowledged": sent["ok"],
+                        "ack_p99_ms": round(sent["p99_ms"], 1),
+                        "written": len(rows),
+                        "events_per_s": len(rows) / span if span else 0.0,
+                        "p50_latency_ms": round(percentile(lat_ms, 50), 1),
+                        "p95_latency_ms": round(percentile(lat_ms, 95), 1),
+                        "still_pending": InboundEvent.objects.filter(
+                            workflow=workflow, processed_at__isnull=True
+                        ).count(),
+                        "events_before": before,
+                        "load_average": load(),
+                    }
+                )
+        users = len(helpdesk.records("users"))
+    _drop_queued_tasks()
+    return {
+        "offered_per_s": TO_WRITE_RATE,
+        "seconds_per_repetition": seconds,
+        "worker": "celery worker --concurrency 2 (prefork), Redis broker",
+        "events_per_s": summary([r["events_per_s"] for r in results], 1),
+        "p95_latency_ms": summary([r["p95_latency_ms"] for r in results], 1),
+        "latency_definition": "event stored (received_at) -> its record written to the helpdesk and recorded (processed_at)",
+        "helpdesk_users_written": users,
+        "repetitions": results,
+        "load_average": load(),
+    }
