@@ -58,3 +58,8 @@ clean:
 .PHONY: bench
 bench: venv
 	$(PY) -m bench
+
+# The two-way sync state machine with 2,000 examples instead of the normal run's 200 (several minutes).
+.PHONY: test-deep
+test-deep: venv
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest tests/workflows/sync

@@ -294,7 +294,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "integrations_hub.api.pagination.ApiPagination",
     "PAGE_SIZE": 25,
     "EXCEPTION_HANDLER": "integrations_hub.api.problems.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "integrations_hub.api.schema.ApiAutoSchema",
 }
 
 # --- Security headers and cookies -------------------------------------------

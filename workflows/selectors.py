@@ -29,12 +29,18 @@ def runs_by_id(*, ids: list[int]) -> dict[int, Run]:
     return {run.pk: run for run in Run.objects.filter(pk__in=[i for i in ids if i])}
 
 
-def run_list(*, team: Team, workflow_id: int | None = None, status: str | None = None) -> QuerySet[Run]:
+def run_list(
+    *, team: Team, workflow_id: int | None = None, status: str | None = None, record_key: str | None = None
+) -> QuerySet[Run]:
     runs = Run.objects.filter(workflow__team=team).select_related("workflow")
     if workflow_id:
         runs = runs.filter(workflow_id=workflow_id)
     if status:
         runs = runs.filter(status=status)
+    if record_key:
+        # Exact keys (as typed, or lower-cased like a normalised email) so runrecord_key_idx finds them.
+        keys = {record_key, record_key.lower()}
+        runs = runs.filter(pk__in=RunRecord.objects.filter(record_key__in=keys).values("run_id"))
     return runs.order_by("-created_at", "-id")
 
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from integrations_hub.accounts.access import team_of, team_required
 from workflows.models import Run, RunRecord, Workflow
+from workflows.run_progress import attach_progress
 from workflows.selectors import run_get, run_list, run_records, runs_by_id, workflow_get, workflow_list
 from workflows.services.files import FileRejected, file_receive
 from workflows.services.replay import dead_letters, run_replay
@@ -67,15 +68,19 @@ def run_index(request: HttpRequest) -> HttpResponse:
     team = team_of(request)
     workflow_id = _int_or_none(request.GET.get("workflow"))
     status = request.GET.get("status") or None
-    page = Paginator(run_list(team=team, workflow_id=workflow_id, status=status), 25).get_page(
-        request.GET.get("page")
-    )
+    record_key = (request.GET.get("q") or "").strip() or None
+    runs = run_list(team=team, workflow_id=workflow_id, status=status, record_key=record_key)
+    page = Paginator(runs.select_related("workflow__target_connection"), 25).get_page(request.GET.get("page"))
+    attach_progress(page.object_list)
     context = {
         "page": page,
         "workflows": Workflow.objects.filter(team=team).only("id", "name").order_by("name"),
         "statuses": Run.Status.choices,
         "selected_workflow": workflow_id,
         "selected_status": status or "",
+        "query": record_key or "",
+        # The table reloads itself while a run on it is active, so statuses and progress stay live.
+        "live": any(run.is_active for run in page.object_list),
     }
     template = "workflows/partials/run_table.html" if request.htmx else "workflows/run_list.html"  # type: ignore[attr-defined]
     return render(request, template, context)

@@ -1,12 +1,14 @@
 """Deciding what moves between two linked records, field pair by field pair.
 
 A link remembers, per side, the values last synced (`a_values`, `b_values`) and the values we wrote and
-have not read back yet (`a_expect`, `b_expect`). Given the records as last read on each side:
+have not read back yet (`a_expect`, `b_expect`, with the modification time of the record when we wrote, so
+the first newer read is known to be the read-back). Given the records as last read on each side:
 
 1. **Change detection.** A side changed a pair when one of the fields the pair reads differs (strictly)
    from the last synced value. A value that matches what we wrote, in the system's own normal form
-   (`loosely_equal`), is our echo: it becomes the synced value and is not a change. This is what stops
-   loops: our write, read back, causes no write.
+   (`loosely_equal`) in the first read after the write, is our echo: it becomes the synced value and is not
+   a change. This is what stops loops: our write, read back, causes no write. Later reads compare strictly
+   again, so a person's edit that only differs in case is still an edit.
 2. **Decision.** Only one side changed: its value moves if the pair's direction lets it. Both changed and
    now agree: nothing to do. Both changed and disagree: the pair's policy decides — A or B always wins,
    last write wins (by each side's modification time; ties go to A), or manual review holds this pair in
@@ -76,6 +78,12 @@ class LinkState:
     a_expect: Mapping[str, Any] = field(default_factory=dict)
     b_expect: Mapping[str, Any] = field(default_factory=dict)
     conflicts: Mapping[str, OpenConflict] = field(default_factory=dict)
+    # When each side's record was last read before we wrote to it: a newer read is the read-back.
+    a_expect_since: datetime | None = None
+    b_expect_since: datetime | None = None
+
+    def expect_since(self, side: Side) -> datetime | None:
+        return self.a_expect_since if side == "a" else self.b_expect_since
 
     def values(self, side: Side) -> Mapping[str, Any]:
         return self.a_values if side == "a" else self.b_values
@@ -109,6 +117,7 @@ class LinkPlan:
     writes: dict[Side, dict[str, Any]]
     values: dict[Side, dict[str, Any]]
     expect: dict[Side, dict[str, Any]]
+    expect_since: dict[Side, datetime | None]
     times: dict[Side, dict[str, datetime]]
     conflicts: list[ConflictChange]
     notes: list[Note]
@@ -168,6 +177,7 @@ class _Work:
         self.views = views
         self.values: dict[Side, dict[str, Any]] = {side: dict(link.values(side)) for side in SIDES}
         self.expect: dict[Side, dict[str, Any]] = {side: dict(link.expect(side)) for side in SIDES}
+        self.since: dict[Side, datetime | None] = {side: link.expect_since(side) for side in SIDES}
         self.times: dict[Side, dict[str, datetime]] = {"a": {}, "b": {}}
         self.writes: dict[Side, dict[str, Any]] = {"a": {}, "b": {}}
         self.changes: dict[Side, dict[str, tuple[Any, Any]]] = {"a": {}, "b": {}}
@@ -182,26 +192,26 @@ class _Work:
         if view is None:
             return set()
         values, expect = self.values[side], self.expect[side]
+        since = self.link.expect_since(side)
+        # Read again since we wrote: this read shows our write (or what a person did after it), so it
+        # settles every value we were waiting for. Until then the record shows what we wrote.
+        fresh = bool(expect) and view.updated_at is not None and (since is None or view.updated_at > since)
         changed: set[str] = set()
         for name, now in view.fields.items():
             known = name in values
             # Emptied where nothing was (None → "", [] → None) is not an edit anyone could see.
             if known and (same_value(values[name], now) or (is_empty(values[name]) and is_empty(now))):
-                # Still what we wrote (the caller records its writes as the records' current values):
-                # keep waiting for the system's own rendering of it.
-                if name in expect and not loosely_equal(expect[name], now):
-                    expect.pop(name)
                 continue
-            if name in expect:
-                written = expect.pop(name)
-                if loosely_equal(written, now):
-                    # Our own write, read back in the system's normal form: remember that form.
-                    values[name] = now
-                    continue
+            if fresh and name in expect and loosely_equal(expect[name], now):
+                # Our own write, read back in the system's normal form: remember that form.
+                values[name] = now
+                continue
             if not known and is_empty(now):
                 values[name] = now
                 continue
             changed.add(name)
+        if fresh:
+            expect.clear()
         return changed
 
     def pair_changed(self, side: Side, pair: FieldPair) -> bool:
@@ -230,12 +240,16 @@ class _Work:
         self.writes[side][name] = value
         self.values[side][name] = value
         self.expect[side][name] = value
+        view = self.views[side]
+        # The read-back is any read of the record newer than the one this decision was made on.
+        self.since[side] = view.updated_at if view is not None else None
 
     def plan(self) -> LinkPlan:
         return LinkPlan(
             writes=self.writes,
             values=self.values,
             expect=self.expect,
+            expect_since=self.since,
             times=self.times,
             conflicts=self.conflicts,
             notes=self.notes,
@@ -321,7 +335,7 @@ def _decide(work: _Work, pair: FieldPair) -> tuple[Side | Literal["manual"] | No
     a_time = a.changed_at(pair.a_reads) if a else None
     b_time = b.changed_at(pair.b_reads) if b else None
     # Ties (and a side that reports no time) go to A: a fixed rule, so both runs of a replay agree.
-    if b_time is not None and (a_time is None or b_time < a_time):
+    if b_time is not None and (a_time is None or b_time > a_time):
         return "b", "both changed; B's change is later"
     return "a", "both changed; A's change is later or at the same time"
 

@@ -1,0 +1,1 @@
+"""Two-way sync between two connections' objects (the engine lives in workflows.engine.sync)."""

@@ -1,0 +1,120 @@
+"""Creating and changing a sync definition; every change is compiled and checked against the connectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.models import Connection
+from connectors.registry import get_provider
+from integrations_hub.accounts.models import Team
+from workflows.engine.sync.ports import SupportsDelete
+from workflows.engine.sync.spec import SIDES, CompiledSync, SyncSpecError, compile_sync
+from workflows.sync.models import Sync
+
+# Fields of Sync a definition change may set (besides the connections, which never change after creation:
+# the links and cursors belong to them).
+EDITABLE = (
+    "name",
+    "create",
+    "first_sync",
+    "deletion",
+    "archive",
+    "fields",
+    "match",
+    "filters",
+    "deleted_when",
+    "poll_interval_seconds",
+    "review_alert_threshold",
+)
+
+
+def sync_check(sync: Sync) -> CompiledSync:
+    """Compile the definition and check what the connectors and related syncs must offer for it."""
+    spec = compile_sync(sync.definition())
+    problems: list[str] = []
+    if sync.a_connection.team_id != sync.team_id or sync.b_connection.team_id != sync.team_id:
+        problems.append("both connections must belong to the sync's team")
+    if sync.deletion == Sync.Deletion.PROPAGATE:
+        for side in SIDES:
+            client_class = get_provider(sync.connection(side).kind).client_class
+            if not issubclass(client_class, SupportsDelete):
+                problems.append(
+                    f"deletion: {sync.connection(side).name} can't delete records through its connector; "
+                    "choose 'archive' (set a field) or 'ignore'"
+                )
+    for sync_id in spec.related_sync_ids():
+        if sync_id == sync.pk:
+            problems.append("a reference can't point at the sync itself")
+        elif not Sync.objects.filter(pk=sync_id, team_id=sync.team_id).exists():
+            problems.append(f"a reference names sync {sync_id}, which this team doesn't have")
+    if sync.poll_interval_seconds < 5:
+        problems.append("poll_interval_seconds: poll at most every 5 seconds")
+    if problems:
+        raise SyncSpecError(problems)
+    return spec
+
+
+@transaction.atomic
+def sync_create(
+    *,
+    team: Team,
+    name: str,
+    a_connection: Connection,
+    a_object: str,
+    b_connection: Connection,
+    b_object: str,
+    fields: list[dict[str, Any]],
+    enabled: bool = False,
+    **options: Any,
+) -> Sync:
+    unknown = set(options) - set(EDITABLE)
+    if unknown:
+        raise TypeError(f"unknown sync settings: {', '.join(sorted(unknown))}")
+    sync = Sync(
+        team=team,
+        name=name,
+        a_connection=a_connection,
+        a_object=a_object,
+        b_connection=b_connection,
+        b_object=b_object,
+        fields=fields,
+        **options,
+    )
+    sync_check(sync)
+    sync.save()
+    if enabled:
+        sync_set_enabled(sync=sync, enabled=True)
+    return sync
+
+
+@transaction.atomic
+def sync_update(*, sync: Sync, **changes: Any) -> Sync:
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise TypeError(f"these sync settings can't be changed: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(sync, name, value)
+    sync_check(sync)
+    sync.save()
+    from workflows.sync.services.schedules import sync_schedule
+
+    sync_schedule(sync=sync)
+    return sync
+
+
+@transaction.atomic
+def sync_set_enabled(*, sync: Sync, enabled: bool) -> Sync:
+    from workflows.sync.services.schedules import sync_schedule
+
+    sync.enabled = enabled
+    fields = ["enabled", "updated_at"]
+    if enabled and sync.started_at is None:
+        # "Start from now" means from the moment the sync was first switched on.
+        sync.started_at = timezone.now()
+        fields.append("started_at")
+    sync.save(update_fields=fields)
+    sync_schedule(sync=sync)
+    return sync
