@@ -76,7 +76,6 @@ class Command(BaseCommand):
                 f"are: {', '.join(str(pk) for pk in failed_ids)}. Do not remove old keys yet."
             )
 
-
     def _rotate_webhook_secrets(self, newest: Fernet) -> list[int]:
         """Webhook signing secrets are encrypted with the same keys, so they rotate with the credentials."""
         from workflows.models import Workflow
@@ -84,8 +83,10 @@ class Command(BaseCommand):
         rotated = failed = 0
         failed_ids: list[int] = []
         with transaction.atomic():
-            for workflow in Workflow.objects.select_for_update().exclude(webhook_secret_encrypted="").only(
-                "pk", "webhook_secret_encrypted"
+            for workflow in (
+                Workflow.objects.select_for_update()
+                .exclude(webhook_secret_encrypted="")
+                .only("pk", "webhook_secret_encrypted")
             ):
                 token = workflow.webhook_secret_encrypted
                 try:
