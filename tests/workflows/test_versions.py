@@ -52,3 +52,14 @@ def test_a_draft_edit_does_not_change_what_runs_until_published(
         WorkflowVersion.objects.get(workflow=workflow, number=1).definition["mapping"]["fields"][2]["target"]
         == "phone"
     )
+
+
+def test_a_workflow_that_has_run_can_be_deleted(team: Any, crm_sandbox: Any, helpdesk_sandbox: Any) -> None:
+    from workflows.models import Run, Workflow
+    from workflows.services.workflow import workflow_delete
+
+    workflow = crm_to_helpdesk(team, crm_sandbox, helpdesk_sandbox)
+    run_now(workflow)
+    workflow_delete(workflow=workflow)
+    assert not Workflow.objects.filter(pk=workflow.pk).exists()
+    assert not Run.objects.exists()

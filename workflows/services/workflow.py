@@ -12,7 +12,7 @@ from integrations_hub.accounts.models import Team
 from integrations_hub.audit.services import audit_record, field_changes
 from workflows.engine.definition import DefinitionError, compile_definition
 from workflows.engine.mapping import MappingSpecError, compile_mapping
-from workflows.models import TriggerCursor, Workflow
+from workflows.models import Run, TriggerCursor, Workflow
 from workflows.schedules import CronError, parse_cron, schedule_remove, schedule_sync
 from workflows.services.versions import workflow_publish
 
@@ -252,4 +252,6 @@ def workflow_delete(*, workflow: Workflow, user: Any = None) -> None:
         summary=f"Deleted {workflow.name!r}",
     )
     schedule_remove(workflow=workflow)
+    # Runs pin the version they ran (PROTECT), so they go first; the rest cascades with the workflow.
+    Run.objects.filter(workflow=workflow).delete()
     workflow.delete()
