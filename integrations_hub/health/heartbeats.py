@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import bootsteps
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
@@ -21,8 +21,15 @@ from integrations_hub.health.models import BeatLease, Heartbeat
 HEARTBEAT_EVERY_SECONDS = 15.0
 
 
+def _refresh_connection() -> None:
+    # Beat and the worker's timer are long-lived: drop a connection the database closed. Inside a
+    # transaction (a test, or a caller's atomic block) the connection is in use and must stay.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def heartbeat_record(*, role: str, hostname: str) -> None:
-    close_old_connections()
+    _refresh_connection()
     Heartbeat.objects.update_or_create(role=role, hostname=hostname, defaults={"last_seen": timezone.now()})
 
 
@@ -58,7 +65,7 @@ def beat_lease_acquire(*, holder: str, seconds: float = LEASE_SECONDS) -> bool:
 
     One conditional update decides it, so two beats racing for an expired lease cannot both win.
     """
-    close_old_connections()
+    _refresh_connection()
     now = timezone.now()
     expires = now + timedelta(seconds=seconds)
     BeatLease.objects.get_or_create(name="beat", defaults={"holder": holder, "expires_at": now})
