@@ -522,19 +522,27 @@ def _call_text(kind: str, details: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _interval(seconds: int) -> str:
+    if seconds < 60 or seconds % 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    if minutes < 60 or minutes % 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
 def poll_choices(current: int) -> list[tuple[int, str]]:
-    values = sorted({*POLL_CHOICES, current})
+    return [(value, _interval(value)) for value in sorted({*POLL_CHOICES, current})]
 
-    def label(seconds: int) -> str:
-        if seconds < 60 or seconds % 60:
-            return f"{seconds} seconds"
-        minutes = seconds // 60
-        if minutes < 60 or minutes % 60:
-            return f"{minutes} minute{'s' if minutes != 1 else ''}"
-        hours = minutes // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
 
-    return [(value, label(value)) for value in values]
+def trigger_choices(interval_seconds: int) -> list[tuple[str, str]]:
+    """The trigger kinds, each labelled with how fresh it is; a poll names its interval."""
+    every = _interval(interval_seconds)
+    return [
+        (value, f"near-real-time (polling every {every})" if value == Workflow.Trigger.POLL else label)
+        for value, label in TRIGGER_LABELS.items()
+    ]
 
 
 def context(builder: Builder) -> dict[str, Any]:
@@ -549,7 +557,7 @@ def context(builder: Builder) -> dict[str, Any]:
         "target_options": builder.target.options,
         "transforms": list(TRANSFORMS.values()),
         "operators": list(OPERATORS.values()),
-        "triggers": list(TRIGGER_LABELS.items()),
+        "triggers": trigger_choices(draft.poll_interval_seconds),
         "poll_choices": poll_choices(draft.poll_interval_seconds),
         "start_choices": Workflow.StartFrom.choices,
         "unmapped_required": unmapped_required(builder),

@@ -113,7 +113,9 @@ def suggested_transforms(source: FieldSchema, target: FieldSchema) -> list[dict[
         "date": "to_date",
         "datetime": "to_datetime",
     }
-    if target.type in conversions and source.type != target.type:
+    # Added between fields of the same type too: many APIs (HubSpot's among them) send numbers and yes/no
+    # as text, and the conversion leaves a value that already is a number or a yes/no alone.
+    if target.type in conversions:
         return [{"name": conversions[target.type]}]
     if target.type in _TEXT_TYPES and source.type in {"number", "boolean"}:
         return [{"name": "to_string"}]

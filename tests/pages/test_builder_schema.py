@@ -84,6 +84,9 @@ def test_suggested_transforms_make_the_value_fit_the_target() -> None:
         {"name": "to_string"}
     ]
     assert suggested_transforms(text, FieldSchema("b", "B", "string")) == []
+    # Numbers often arrive as text even from a number field, so the conversion is kept between equals.
+    number = FieldSchema("n", "N", "number")
+    assert suggested_transforms(number, FieldSchema("m", "M", "number")) == [{"name": "to_number"}]
 
 
 def test_typed_constants_take_the_target_fields_type() -> None:

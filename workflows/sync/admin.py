@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from workflows.engine.sync.spec import SyncSpecError
@@ -17,7 +18,7 @@ from workflows.sync.models import (
     SyncOutcome,
     SyncRun,
 )
-from workflows.sync.services.definition import sync_check, sync_set_enabled
+from workflows.sync.services.definition import sync_check, sync_delete, sync_set_enabled
 
 
 class SyncAdminForm(forms.ModelForm):
@@ -69,6 +70,13 @@ class SyncAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         # Through the service, so the beat schedule and "start from now" follow the enabled switch.
         sync_set_enabled(sync=obj, enabled=obj.enabled)
+
+    def delete_model(self, request: HttpRequest, obj: Sync) -> None:
+        sync_delete(sync=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Sync]) -> None:
+        for sync in queryset:
+            sync_delete(sync=sync)
 
 
 @admin.register(SyncLink)

@@ -13,7 +13,7 @@ from tests.workflows.sync.fakes import FakeSystem
 from tests.workflows.sync.helpers import fake_sync, run_sync
 from workflows.sync import tasks
 from workflows.sync.models import SyncIncident
-from workflows.sync.services.definition import sync_set_enabled
+from workflows.sync.services.definition import sync_delete, sync_set_enabled
 from workflows.sync.services.review import conflicts_resolve
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +116,11 @@ def test_enabling_a_sync_gives_it_one_poll_schedule_and_disabling_removes_only_t
     sync_set_enabled(sync=sync, enabled=False)
     assert not PeriodicTask.objects.filter(name=f"sync {sync.pk} poll").exists()
     assert PeriodicTask.objects.filter(pk=other.pk).exists()
+
+    others = set(PeriodicTask.objects.values_list("pk", flat=True))
+    sync_set_enabled(sync=sync, enabled=True)
+    sync_delete(sync=sync)
+    assert set(PeriodicTask.objects.values_list("pk", flat=True)) == others
 
 
 def test_the_poll_task_skips_a_disabled_sync(team: Any, systems: tuple[FakeSystem, FakeSystem]) -> None:

@@ -117,7 +117,7 @@ class SyncMachine(RuleBasedStateMachine):
         )
         self.before: dict[Side, dict[str, Snapshot]] = {"a": {}, "b": {}}
         self.links_before: set[tuple[str, str]] = set()
-        self.edits: set[tuple[Side, str, str]] = set()
+        self.open_before: set[tuple[str, str]] = set()
 
     # -- people ------------------------------------------------------------------------------
 
@@ -154,7 +154,6 @@ class SyncMachine(RuleBasedStateMachine):
         pair = data.draw(st.sampled_from(self.world.pairs[1:]), label="field")
         value = data.draw(st.sampled_from(pair.values), label="value")
         self.world.edit(side, record_id, pair.field(side), value)
-        self.edits.add((side, record_id, pair.field(side)))
 
     @rule(data=st.data())
     def edit_linked(self, data: st.DataObject) -> None:
@@ -259,6 +258,8 @@ class SyncMachine(RuleBasedStateMachine):
         run = sync_run_request(sync=self.sync, trigger=SyncRun.Trigger.REVIEW, enqueue=False)
         assert run is not None
         sync_run_execute(run_id=run.pk)
+        # A review run also reads and reconciles what people changed, so the model starts again from here.
+        self._rebaseline({side: self.world.snapshot(side) for side in SIDES})
 
     # -- the sync --------------------------------------------------------------------------------
 
@@ -299,9 +300,19 @@ class SyncMachine(RuleBasedStateMachine):
             if (link.a_id, link.b_id) in self.links_before:
                 self._check_model(link, now, after, conflicts)
         self._check_identity(after, links, held)
-        self.before = after
-        self.links_before = {(link.a_id, link.b_id) for link in links}
-        self.edits = set()
+        self._rebaseline(after)
+
+    def _rebaseline(self, snapshot: dict[Side, dict[str, Snapshot]]) -> None:
+        """What the model predicts the next sync from: these values, links and open conflicts."""
+        self.before = snapshot
+        self.links_before = set(
+            SyncLink.objects.filter(sync=self.sync, status=SyncLink.Status.ACTIVE).values_list("a_id", "b_id")
+        )
+        self.open_before = set(
+            SyncConflict.objects.filter(sync=self.sync, status=SyncConflict.Status.OPEN).values_list(
+                "link__a_id", "pair_key"
+            )
+        )
 
     def _check_writes(self, writes: dict[Side, list[Any]]) -> None:
         for side in SIDES:
@@ -336,9 +347,8 @@ class SyncMachine(RuleBasedStateMachine):
     ) -> None:
         before = {"a": self.before["a"][link.a_id], "b": self.before["b"][link.b_id]}
         current = {"a": now["a"][link.a_id], "b": now["b"][link.b_id]}
-        was_open = self._was_open
         for pair in self.world.pairs[1:]:
-            if (link.a_id, pair.key) in was_open:
+            if (link.a_id, pair.key) in self.open_before:
                 continue  # held for review before this sync: only the agreement check applies
             expected = expect_pair(pair, before, current)
             got_a, got_b = after["a"][link.a_id].fields.get(pair.a), after["b"][link.b_id].fields.get(pair.b)
@@ -348,10 +358,6 @@ class SyncMachine(RuleBasedStateMachine):
             assert ((link.a_id, pair.key) in conflicts) == expected.conflict, (
                 f"{link} {pair.key}: conflict state"
             )
-
-    @property
-    def _was_open(self) -> set[tuple[str, str]]:
-        return getattr(self, "_open_before", set())
 
     def _check_identity(
         self, after: dict[Side, dict[str, Snapshot]], links: list[SyncLink], held: set[tuple[str, str]]
@@ -363,11 +369,6 @@ class SyncMachine(RuleBasedStateMachine):
             for snap, email in zip(live, emails, strict=True):
                 if emails.count(email) == 1 and (side, snap.id) not in held:
                     assert (side, snap.id) in linked, f"{side} {snap.id} ({email}) is unique but not linked"
-        self._open_before = set(
-            SyncConflict.objects.filter(sync=self.sync, status=SyncConflict.Status.OPEN).values_list(
-                "link__a_id", "pair_key"
-            )
-        )
 
 
 def make_machine(world: World, team: Any) -> type[SyncMachine]:

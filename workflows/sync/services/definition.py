@@ -118,3 +118,12 @@ def sync_set_enabled(*, sync: Sync, enabled: bool) -> Sync:
     sync.save(update_fields=fields)
     sync_schedule(sync=sync)
     return sync
+
+
+@transaction.atomic
+def sync_delete(*, sync: Sync) -> None:
+    """Delete a sync with its links, runs and review items, and its beat schedule (nothing else's)."""
+    task = sync.periodic_task
+    sync.delete()
+    if task is not None:
+        task.delete()
