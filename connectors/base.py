@@ -106,7 +106,7 @@ class WriteResult:
     key: str
     ok: bool
     target_id: str | None = None
-    action: Literal["created", "updated", "failed"] = "failed"
+    action: Literal["created", "updated", "deleted", "failed"] = "failed"
     error: str | None = None
 
 
@@ -119,19 +119,21 @@ class Capabilities:
     upsert_key: str | None = None
     batch_size: int = 100
     webhooks: bool = False
-    # Off unless a client can really delete: the contract has no delete call yet, and feasibility must not
-    # promise one (connectors/feasibility.py).
+    # Off unless the client really implements `delete` (and `find` for lookups by a field): feasibility must
+    # not promise what the connector cannot do (connectors/feasibility.py).
     delete: bool = False
+    find: bool = False
 
 
 @dataclass(frozen=True)
 class RateLimit:
     """A system's documented request budget: at most `requests` in any window of `interval_seconds`.
 
-    The governor (connectors/ratelimit.py) turns it into a token bucket that holds `burst` tokens and
-    refills at (requests - burst) / interval_seconds. Burst plus one interval's refill is then exactly
-    `requests`, so no window of `interval_seconds` ever sees more than the documented limit, however the
-    requests of many workers interleave; the price is a sustained rate a little under the limit.
+    The governor (connectors/ratelimit.py) lets a request go as soon as fewer than `requests` others fall
+    in the window ending at its moment (a log of the window's requests, shared by every worker): a
+    window's whole allowance at once, then one request each time the oldest leaves the window, and no
+    window of `interval_seconds` ever above the limit. `burst` is no longer used by the governor; it is
+    still accepted (and validated) so that stored overrides keep working.
     """
 
     requests: int
@@ -271,16 +273,38 @@ class Provider:
     client_class: ClassVar[type[ConnectorClient]]
     # The system's documented request budget per account; a connection may override it.
     rate_limit: ClassVar[RateLimit | None] = None
+    # Endpoints with a documented budget of their own, drawn from as well: (regular expression searched
+    # in the request path, budget), e.g. HubSpot's search endpoints.
+    path_rate_limits: ClassVar[tuple[tuple[str, RateLimit], ...]] = ()
     # Set when the system supports "Connect with ..." (OAuth 2.0 authorization code with PKCE).
     oauth: ClassVar[OAuthSpec | None] = None
+
+    # Kinds whose objects or secrets come from each connection's settings (a manifest, a table) override
+    # these three; callers pass the connection's config and get the fixed lists otherwise.
+    @classmethod
+    def secret_names(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """The secrets a connection with this config needs."""
+        return cls.credential_fields
+
+    @classmethod
+    def objects_for(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        """The objects (name -> label) a connection with this config exposes; {} when it cannot tell."""
+        return dict(cls.objects)
+
+    @classmethod
+    def capabilities_for(cls, config: Mapping[str, Any], object_name: str) -> Capabilities | None:
+        """What a connection with this config can do with the object; None when nothing is declared."""
+        return cls.capabilities.get(object_name)
 
     @classmethod
     def client(cls, settings: ConnectionSettings) -> ConnectorClient:
         cls.config_model.model_validate(dict(settings.config))
+        # A connection's own budget (an override) replaces all the documented ones, endpoints' included.
+        paths = cls.path_rate_limits if settings.rate_limit is None else ()
         if settings.rate_limit is None and cls.rate_limit is not None:
             settings = replace(settings, rate_limit=cls.rate_limit)
         # Imported here: the governor's module needs this one (RateLimit).
         from connectors.ratelimit import connection_budget
 
-        with connection_budget(settings.connection_id, settings.rate_limit):
+        with connection_budget(settings.connection_id, settings.rate_limit, paths):
             return cls.client_class(settings)

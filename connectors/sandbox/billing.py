@@ -247,6 +247,14 @@ def stripe_error(
     return json_response(status, {"error": error}, headers)
 
 
+# Deleted customers are kept apart, so no list, search or invoice lookup sees them.
+DELETED_CUSTOMERS = "customers:deleted"
+
+
+def _deleted_stub(customer_id: str) -> dict[str, Any]:
+    return {"id": customer_id, "object": "customer", "deleted": True}
+
+
 def _fail(status: int, message: str, **kwargs: Any) -> HttpError:
     return HttpError(stripe_error(status, message, **kwargs))
 
@@ -387,6 +395,7 @@ class BillingDialect(Dialect):
         router.add("GET", "/v1/customers/search", api(self.search_customers))
         router.add("GET", "/v1/customers/{id}", api(self.get_customer))
         router.add("POST", "/v1/customers/{id}", api(self.update_customer, idempotent=True))
+        router.add("DELETE", "/v1/customers/{id}", api(self.delete_customer, idempotent=True))
         router.add("GET", "/v1/invoices", api(self.list_invoices))
         router.add("GET", "/v1/invoices/{id}", api(self.get_invoice))
         router.add("GET", "/v1/payment_intents", api(self.list_payment_intents))
@@ -956,8 +965,23 @@ class BillingDialect(Dialect):
     def get_customer(self, req: Request) -> Response:
         self._params(req, ())
         with self.store.read() as tx:
+            id_ = CUSTOMER.decode(req.params["id"])
+            if id_ is not None and tx.get(DELETED_CUSTOMERS, id_) is not None:
+                # Stripe still answers for a deleted customer, with only its id and `deleted: true`.
+                return json_response(200, _deleted_stub(req.params["id"]))
             row = self._find(tx, CUSTOMER, req.params["id"])
         return json_response(200, self.render_customer(row))
+
+    def delete_customer(self, req: Request) -> Response:
+        """Deleting is final in Stripe: the customer leaves lists and search, GET answers a stub with
+        `deleted: true`, and a customer.deleted event carries its last state."""
+        self._params(req, ())
+        with self.store.write() as tx:
+            row = self._find(tx, CUSTOMER, req.params["id"])
+            snapshot = self.render_customer(row)
+            tx.move(CUSTOMER.object, row.id, DELETED_CUSTOMERS)
+            self._emit(tx, "customer.deleted", snapshot, None, req)
+        return json_response(200, _deleted_stub(snapshot["id"]))
 
     def create_customer(self, req: Request) -> Response:
         params = self._params(req, _CUSTOMER_PARAMS)

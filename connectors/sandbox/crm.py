@@ -22,6 +22,7 @@ from connectors.sandbox.crm_links import (
     DEAL_PIPELINES,
     TICKET_PIPELINES,
     CrmLinks,
+    owner_options,
     pipeline_options,
     stage_options,
 )
@@ -109,6 +110,12 @@ class ObjectType:
     defaults: tuple[str, ...]  # what list/get/search return when no properties are asked for
     modified: tuple[str, ...]  # names of the modification time property
     searchable: tuple[str, ...]  # what the free-text `query` of a search looks at
+    required: tuple[str, ...] = ()  # properties a create must set (HubSpot refuses a task without a time)
+
+    @property
+    def archive(self) -> str:
+        """Where archived records of this type are kept: out of every read but `?archived=true`."""
+        return f"{self.name}:archived"
 
     def prop(self, name: str) -> Prop | None:
         return self._by_name.get(name)
@@ -231,6 +238,15 @@ CONTACTS = ObjectType(
             "sales_properties",
             "The contact's sales, prospecting or outreach status",
             options=_LEAD_STATUS,
+        ),
+        Prop(
+            "hubspot_owner_id",
+            "Contact owner",
+            "enumeration",
+            "select",
+            "sales_properties",
+            "The owner of a contact: a user of the account",
+            options=owner_options(),
         ),
         Prop("city", "City", "string", "text", "contactinformation", "A contact's city of residence"),
         Prop(
@@ -500,7 +516,58 @@ TICKETS = ObjectType(
     searchable=("subject", "content"),
 )
 
-OBJECT_TYPES = {t.name: t for t in (CONTACTS, COMPANIES, DEALS, TICKETS)}
+TASKS = ObjectType(
+    name="tasks",
+    singular="Task",
+    type_label="TASK",
+    first_id=11_000_001,
+    props=(
+        Prop("hs_task_subject", "Task Title", "string", "text", "task", "The title of the task"),
+        Prop("hs_task_body", "Task notes", "string", "textarea", "task", "What the task is about"),
+        Prop("hs_timestamp", "Due date", "datetime", "date", "task", "When the task is due"),
+        Prop(
+            "hubspot_owner_id",
+            "Assigned to",
+            "enumeration",
+            "select",
+            "task",
+            "The user the task is assigned to",
+            options=owner_options(),
+        ),
+        Prop(
+            "hs_task_status",
+            "Task Status",
+            "enumeration",
+            "select",
+            "task",
+            "Whether the task is done",
+            options=_opts("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+        ),
+        Prop(
+            "hs_task_priority",
+            "Priority",
+            "enumeration",
+            "select",
+            "task",
+            options=(("NONE", "None"), ("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")),
+        ),
+        Prop(
+            "hs_task_type",
+            "Task Type",
+            "enumeration",
+            "select",
+            "task",
+            options=(("TODO", "To-do"), ("CALL", "Call"), ("EMAIL", "Email")),
+        ),
+        *_system_props("task", ("hs_lastmodifieddate",)),
+    ),
+    defaults=("createdate", "hs_lastmodifieddate", "hs_object_id", "hs_task_subject", "hs_timestamp"),
+    modified=("hs_lastmodifieddate",),
+    searchable=("hs_task_subject", "hs_task_body"),
+    required=("hs_timestamp",),
+)
+
+OBJECT_TYPES = {t.name: t for t in (CONTACTS, COMPANIES, DEALS, TICKETS, TASKS)}
 # Singular names and HubSpot's object type ids are accepted in URLs as HubSpot does.
 _ALIASES = {
     "contact": "contacts",
@@ -511,6 +578,8 @@ _ALIASES = {
     "0-3": "deals",
     "ticket": "tickets",
     "0-5": "tickets",
+    "task": "tasks",
+    "0-27": "tasks",
 }
 
 
@@ -585,6 +654,8 @@ class CrmDialect(Dialect):
         router.add("POST", f"{base}/batch/read", self.batch_read)
         router.add("GET", f"{base}/{{id}}", self.get_one)
         router.add("PATCH", f"{base}/{{id}}", self.update_one)
+        router.add("DELETE", f"{base}/{{id}}", self.archive_one)
+        router.add("POST", f"{base}/batch/archive", self.batch_archive)
         router.add("GET", "/crm/v3/properties/{object}", self.list_properties)
         router.add("GET", "/crm/v3/properties/{object}/{name}", self.get_property)
         self.oauth.register(router)
@@ -677,7 +748,13 @@ class CrmDialect(Dialect):
         return names or None
 
     def render(
-        self, ot: ObjectType, row: Row, wanted: Sequence[str] | None, *, everything: bool = False
+        self,
+        ot: ObjectType,
+        row: Row,
+        wanted: Sequence[str] | None,
+        *,
+        everything: bool = False,
+        archived: bool = False,
     ) -> dict:
         if everything:
             names: Sequence[str] = [p.name for p in ot.props]
@@ -698,13 +775,16 @@ class CrmDialect(Dialect):
             elif ot.prop(name) is not None:
                 # HubSpot silently skips unknown names that were asked for.
                 props[name] = row.data.get(name)
-        return {
+        rendered: dict[str, Any] = {
             "id": str(row.id),
             "properties": props,
             "createdAt": iso_ms(row.created_ms),
             "updatedAt": iso_ms(row.updated_ms),
-            "archived": False,
+            "archived": archived,
         }
+        if archived:
+            rendered["archivedAt"] = iso_ms(row.updated_ms)
+        return rendered
 
     def clean(
         self, ot: ObjectType, properties: Any, index: int | None = None
@@ -860,22 +940,34 @@ class CrmDialect(Dialect):
         after_raw = req.arg("after") or "0"
         if not after_raw.isdigit():
             raise self._bad(f"after must be a cursor from paging.next.after, got {after_raw!r}")
-        if (req.arg("archived") or "").lower() == "true":
-            # Nothing is ever archived in the sandbox.
-            return json_response(200, {"results": []})
+        # `archived=true` lists only the archived ("deleted") records, as HubSpot does.
+        archived = (req.arg("archived") or "").lower() == "true"
         with self.store.read() as tx:
-            rows = tx.page_by_id(ot.name, after=int(after_raw) - 1, limit=limit + 1)
-        body: dict[str, Any] = {"results": [self.render(ot, r, wanted) for r in rows[:limit]]}
+            rows = tx.page_by_id(
+                ot.archive if archived else ot.name, after=int(after_raw) - 1, limit=limit + 1
+            )
+        body: dict[str, Any] = {
+            "results": [self.render(ot, r, wanted, archived=archived) for r in rows[:limit]]
+        }
         if len(rows) > limit:
             # As HubSpot does, the cursor is the id where the next page starts.
             after = str(rows[limit - 1].id + 1)
             link = f"{req.base_url}/crm/v3/objects/{ot.name}?limit={limit}&after={after}"
+            if archived:
+                link += "&archived=true"
             body["paging"] = {"next": {"after": after, "link": link}}
         return json_response(200, body)
 
     def get_one(self, req: Request) -> Response:
         ot = self._type(req)
         wanted = self._requested(req.args("properties"))
+        if (req.arg("archived") or "").lower() == "true":
+            raw = req.params["id"]
+            with self.store.read() as tx:
+                gone = tx.get(ot.archive, int(raw)) if raw.isdigit() else None
+            if gone is None:
+                raise self._not_found()
+            return json_response(200, self.render(ot, gone, wanted, archived=True))
         with self.store.read() as tx:
             id_ = self._lookup(tx, ot, req.params["id"], req.arg("idProperty"))
             row = tx.get(ot.name, id_) if id_ is not None else None
@@ -883,16 +975,28 @@ class CrmDialect(Dialect):
             raise self._not_found()
         return json_response(200, self.render(ot, row, wanted))
 
+    @staticmethod
+    def _missing_required(ot: ObjectType, cleaned: Cleaned, index: int | None = None) -> list[PropError]:
+        return [
+            PropError(name, "REQUIRED_FIELD", f"{name} is required to create a {ot.singular.lower()}", index)
+            for name in ot.required
+            if cleaned.get(name) is None
+        ]
+
     def _create(self, ot: ObjectType, body: Mapping[str, Any]) -> Row:
         cleaned, errors = self.clean(ot, body.get("properties"))
+        errors.extend(self._missing_required(ot, cleaned) if not errors else [])
         if errors:
             raise self._invalid(errors)
         data, created = self.apply({}, cleaned)
         with self.store.write() as tx:
             self._check_unique(tx, ot, [(None, data)])
-            return tx.insert(
+            row = tx.insert(
                 ot.name, data, first_id=ot.first_id, unique=self._unique_values(ot, data), created_ms=created
             )
+            # In the same transaction: a create whose associations are invalid creates nothing.
+            self.links.create_associations(tx, ot.name, row.id, body.get("associations"))
+            return row
 
     def create_one(self, req: Request) -> Response:
         ot = self._type(req)
@@ -916,6 +1020,27 @@ class CrmDialect(Dialect):
         ot = self._type(req)
         row = self._update(ot, req.params["id"], req.arg("idProperty"), req.json_object())
         return json_response(200, self.render(ot, row, list(row.data)))
+
+    def archive_one(self, req: Request) -> Response:
+        """DELETE moves the record to the recycle bin: gone from reads, listed with `archived=true`."""
+        ot = self._type(req)
+        raw = req.params["id"]
+        with self.store.write() as tx:
+            if not raw.isdigit() or tx.get(ot.name, int(raw)) is None:
+                raise self._not_found()
+            tx.move(ot.name, int(raw), ot.archive)
+        return Response(204)
+
+    def batch_archive(self, req: Request) -> Response:
+        """Archive up to 100 records by id; like HubSpot, ids that are not (or no longer) there are ignored."""
+        ot = self._type(req)
+        inputs = self._inputs(req.json_object())
+        with self.store.write() as tx:
+            for item in inputs:
+                raw = str(item.get("id", ""))
+                if raw.isdigit() and tx.get(ot.name, int(raw)) is not None:
+                    tx.move(ot.name, int(raw), ot.archive)
+        return Response(204)
 
     # -- search
 
@@ -1090,7 +1215,7 @@ class CrmDialect(Dialect):
         errors: list[PropError] = []
         for index, item in enumerate(inputs):
             cleaned, problems = self.clean(ot, item.get("properties"), index)
-            errors.extend(problems)
+            errors.extend(problems or self._missing_required(ot, cleaned, index))
             planned.append(self.apply({}, cleaned))
         if errors:
             raise self._invalid(errors)

@@ -134,7 +134,30 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("companies", "tickets"): 340,
     ("deals", "tickets"): 27,
     ("tickets", "deals"): 28,
+    ("tasks", "contacts"): 204,
+    ("contacts", "tasks"): 203,
+    ("tasks", "companies"): 192,
+    ("companies", "tasks"): 191,
+    ("tasks", "deals"): 216,
+    ("deals", "tasks"): 215,
+    ("tasks", "tickets"): 230,
+    ("tickets", "tasks"): 229,
 }
+LINKABLE = frozenset(name for pair in ASSOCIATION_TYPES for name in pair)
+
+# The account's users who can own records (`hubspot_owner_id`), as GET /crm/v3/owners lists them.
+OWNERS: tuple[dict[str, Any], ...] = (
+    {"id": "52550153", "email": "dana.owner@demo.example", "firstName": "Dana", "lastName": "Reyes"},
+    {"id": "52550154", "email": "sam.owner@demo.example", "firstName": "Sam", "lastName": "Okafor"},
+    {"id": "52550155", "email": "lee.owner@demo.example", "firstName": "Lee", "lastName": "Novak"},
+)
+
+
+def owner_options() -> tuple[tuple[str, str], ...]:
+    """The options of `hubspot_owner_id`: one per owner, labelled with the owner's name."""
+    return tuple((o["id"], f"{o['firstName']} {o['lastName']}") for o in OWNERS)
+
+
 # Webhook subscription types name objects in the singular.
 _SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "tickets": "ticket"}
 
@@ -191,6 +214,8 @@ class CrmLinks:
             "POST", "/crm/v4/associations/{from_type}/{to_type}/batch/associate/default", self.batch_associate
         )
         router.add("POST", "/_admin/webhooks/deliver", self.admin_deliver, auth=False, admin=True)
+        router.add("GET", "/crm/v3/owners", self.list_owners)
+        router.add("GET", "/crm/v3/owners/{owner_id}", self.get_owner)
 
     # -- helpers
 
@@ -200,7 +225,7 @@ class CrmLinks:
 
     def _object(self, raw: str) -> str:
         name = self.aliases.get(raw, raw)
-        if name not in PIPELINES and name not in ("contacts", "companies"):
+        if name not in LINKABLE:
             raise self._bad(f"Unable to infer object type from: {raw}")
         return name
 
@@ -277,6 +302,71 @@ class CrmLinks:
     def get_stages(self, req: Request) -> Response:
         order, pipeline = self._pipeline(req)
         return json_response(200, {"results": pipeline.describe(order)["stages"]})
+
+    # -- owners
+
+    @staticmethod
+    def _owner(owner: Mapping[str, Any], user_id: int) -> dict[str, Any]:
+        stamp = iso_ms(_PIPELINE_CREATED_MS)
+        return {
+            **owner,
+            "userId": user_id,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+            "teams": [{"id": "4100001", "name": "Sales", "primary": True}],
+        }
+
+    def list_owners(self, req: Request) -> Response:
+        email = (req.arg("email") or "").strip().lower()
+        limit = req.int_arg("limit", 100, maximum=500)
+        after = req.int_arg("after", 0, minimum=0)
+        if (req.arg("archived") or "").lower() == "true":
+            return json_response(200, {"results": []})
+        owners = [
+            self._owner(o, 9_100_001 + i) for i, o in enumerate(OWNERS) if not email or o["email"] == email
+        ]
+        body: dict[str, Any] = {"results": owners[after : after + limit]}
+        if after + limit < len(owners):
+            body["paging"] = {"next": {"after": str(after + limit)}}
+        return json_response(200, body)
+
+    def get_owner(self, req: Request) -> Response:
+        for i, owner in enumerate(OWNERS):
+            if owner["id"] == req.params["owner_id"]:
+                return json_response(200, self._owner(owner, 9_100_001 + i))
+        raise self._bad(f"Unable to find owner {req.params['owner_id']}", 404, "OBJECT_NOT_FOUND")
+
+    def create_associations(self, tx: Tx, from_type: str, from_id: int, specs: Any) -> None:
+        """The `associations` of a v3 create: `[{"to": {"id"}, "types": [{"associationTypeId"}]}]`."""
+        if specs is None:
+            return
+        if not isinstance(specs, list):
+            raise self._bad("associations must be a list")
+        for spec in specs:
+            to_raw = str(((spec or {}).get("to") or {}).get("id", "")) if isinstance(spec, dict) else ""
+            types = spec.get("types") if isinstance(spec, dict) else None
+            if not to_raw or not isinstance(types, list) or not types:
+                raise self._bad("each association needs to.id and a list of types")
+            for kind in types:
+                type_id = kind.get("associationTypeId") if isinstance(kind, dict) else None
+                to_type = next(
+                    (b for (a, b), known in ASSOCIATION_TYPES.items() if a == from_type and known == type_id),
+                    None,
+                )
+                if to_type is None:
+                    raise self._bad(
+                        f"{type_id!r} is not a valid association type id from {from_type}",
+                        400,
+                        "INVALID_ASSOCIATION",
+                    )
+                if not to_raw.isdigit() or tx.get(to_type, int(to_raw)) is None:
+                    raise self._bad(
+                        f"One or more associations are invalid: no {to_type} with id {to_raw} exists.",
+                        400,
+                        "VALIDATION_ERROR",
+                    )
+                self._link(tx, from_type, from_id, to_type, int(to_raw))
 
     # -- associations
 

@@ -642,6 +642,33 @@ class Tx:
         self._set_unique(object_, id_, unique or {})
         return Row(object_, id_, dict(data), created, updated_ms)
 
+    def move(self, object_: str, id_: int, to_object: str, data: Mapping[str, Any] | None = None) -> Row:
+        """Move a record under another object name (e.g. `contacts:archived`), keeping its id.
+
+        Its unique values are released (a new record may take the email of an archived one) and it
+        gets a fresh modification time: the moment it was archived.
+        """
+        current = self.get(object_, id_)
+        if current is None:
+            raise KeyError(f"{object_} {id_} does not exist")
+        new_data = dict(current.data if data is None else data)
+        updated_ms = self.clock.tick()
+        self._conn.execute(
+            "DELETE FROM records WHERE object=? AND id=?",
+            (to_object, id_),
+        )
+        self._conn.execute(
+            "UPDATE records SET object=?, data=?, updated_ms=? WHERE object=? AND id=?",
+            (to_object, json.dumps(new_data, separators=(",", ":")), updated_ms, object_, id_),
+        )
+        self._conn.execute("DELETE FROM unique_keys WHERE object=? AND id=?", (object_, id_))
+        return Row(to_object, id_, new_data, current.created_ms, updated_ms)
+
+    def remove(self, object_: str, id_: int) -> bool:
+        """Delete a record for good, with its unique values."""
+        self._conn.execute("DELETE FROM unique_keys WHERE object=? AND id=?", (object_, id_))
+        return self._conn.execute("DELETE FROM records WHERE object=? AND id=?", (object_, id_)).rowcount > 0
+
     def page_by_id(
         self, object_: str, *, after: int | None = None, before: int | None = None, limit: int
     ) -> list[Row]:

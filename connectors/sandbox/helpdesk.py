@@ -197,6 +197,7 @@ _ORG_DEFAULTS: dict[str, Any] = {
     "external_id": None,
     "tags": [],
     "organization_fields": {},
+    "deleted_at": None,
 }
 
 Details = dict[str, list[dict[str, str]]]
@@ -263,6 +264,7 @@ class HelpdeskDialect(Dialect):
     def register(self, router: Router) -> None:
         router.add("GET", "/api/v2/users/me.json", self.me)
         router.add("GET", "/api/v2/job_statuses/{id}.json", self.job_status)
+        router.add("GET", "/api/v2/search.json", self.search_all)
         self.tickets.register(router)
         for res in RESOURCES.values():
             base = f"/api/v2/{res.name}"
@@ -285,6 +287,7 @@ class HelpdeskDialect(Dialect):
                 router.add("POST", f"{base}/create_or_update_many.json", bind(self.create_or_update_many))
             router.add("GET", f"{base}/{{id}}.json", bind(self.get_one))
             router.add("PUT", f"{base}/{{id}}.json", bind(self.update_one))
+            router.add("DELETE", f"{base}/{{id}}.json", bind(self.delete_one))
             router.add("GET", f"/api/v2/incremental/{res.name}/cursor.json", bind(self.incremental))
             router.add("GET", f"/api/v2/{res.fields_collection}.json", bind(self.list_fields))
 
@@ -499,10 +502,15 @@ class HelpdeskDialect(Dialect):
 
     # -- single records
 
+    @staticmethod
+    def is_deleted(res: Resource, row: Row) -> bool:
+        """Deleted users stay readable (active: false); deleted organizations only show in the export."""
+        return row.data.get("active") is False if res is USERS else bool(row.data.get("deleted_at"))
+
     def get_one(self, req: Request, res: Resource) -> Response:
         with self.store.read() as tx:
             row = tx.get(res.name, self._id(req.params["id"]))
-        if row is None:
+        if row is None or (res is ORGANIZATIONS and self.is_deleted(res, row)):
             raise self._not_found()
         return json_response(200, {res.singular: self.render(res, row, req.base_url)})
 
@@ -515,11 +523,28 @@ class HelpdeskDialect(Dialect):
                 raise self._invalid(exc) from None
         return json_response(201, {res.singular: self.render(res, row, req.base_url)})
 
+    def delete_one(self, req: Request, res: Resource) -> Response:
+        """As Zendesk: a deleted user is soft-deleted (200 with `active: false`, still in the incremental
+        export); a deleted organization answers 204 and appears in the export with `deleted_at`. Either
+        way its email, name and external id are free for a new record."""
+        with self.store.write() as tx:
+            existing = tx.get(res.name, self._id(req.params["id"]))
+            if existing is None or self.is_deleted(res, existing):
+                raise self._not_found()
+            if res is USERS:
+                data = {**existing.data, "active": False}
+            else:
+                data = {**existing.data, "deleted_at": iso_s(wall_ms())}
+            row = tx.update(res.name, existing.id, data, unique={key: None for key in res.unique})
+        if res is USERS:
+            return json_response(200, {"user": self.render(res, row, req.base_url)})
+        return Response(204)
+
     def update_one(self, req: Request, res: Resource) -> Response:
         payload = self._payload(req, res)
         with self.store.write() as tx:
             existing = tx.get(res.name, self._id(req.params["id"]))
-            if existing is None:
+            if existing is None or self.is_deleted(res, existing):
                 raise self._not_found()
             try:
                 row = self._save(tx, res, self.clean(tx, res, payload, existing), existing)
@@ -637,6 +662,7 @@ class HelpdeskDialect(Dialect):
                 match_id = tx.find_unique(res.name, key, value.strip())
                 clauses.append("id = ?")
                 params.append(match_id if match_id is not None else -1)
+            clauses.append(self._live(res))
             where = " AND ".join(clauses)
             total = tx.count(res.name, where, params)
             rows = tx.select(res.name, where, params, limit=per_page, offset=(page - 1) * per_page)
@@ -644,6 +670,68 @@ class HelpdeskDialect(Dialect):
         query = {k: v[-1] for k, v in req.query.items() if k != "page"}
         body = {
             res.name: [self.render(res, r, req.base_url) for r in rows],
+            "next_page": f"{base}?{urlencode({**query, 'page': page + 1})}"
+            if page * per_page < total
+            else None,
+            "previous_page": f"{base}?{urlencode({**query, 'page': page - 1})}" if page > 1 else None,
+            "count": total,
+        }
+        return json_response(200, body)
+
+    @staticmethod
+    def _live(res: Resource) -> str:
+        """SQL: the record is not deleted (search never returns deleted records)."""
+        if res is USERS:
+            return f"coalesce({json_field('active')}, 1) != 0"
+        return f"{json_field('deleted_at')} IS NULL"
+
+    def search_all(self, req: Request) -> Response:
+        """Zendesk's unified search: `type:user|organization|ticket` plus `field:value` terms (exact,
+        case-insensitive) over one type, newest-updated last; results carry their `result_type`."""
+        terms = re.findall(r'(\w+:"[^"]*"|\w+:\S+)', req.arg("query") or "")
+        pairs = [(key, value.strip('"')) for key, _, value in (t.partition(":") for t in terms)]
+        kinds = {"user": "users", "organization": "organizations", "ticket": "tickets"}
+        wanted = next((kinds.get(v) for k, v in pairs if k == "type"), None)
+        if wanted is None:
+            raise self._bad("query needs type:user, type:organization or type:ticket")
+        clauses: list[str] = []
+        params: list[Any] = []
+        for key, value in pairs:
+            if key == "type":
+                continue
+            try:
+                column = json_field(key)
+            except ValueError:
+                raise self._bad(f"{key} is not a searchable property") from None
+            clauses.append(f"lower(CAST({column} AS TEXT)) = ?")
+            params.append(value.lower())
+        if wanted == "tickets":
+            clauses.append(f"coalesce({json_field('status')}, '') != 'deleted'")
+        else:
+            clauses.append(self._live(RESOURCES[wanted]))
+        per_page = req.int_arg("per_page", MAX_PAGE, maximum=MAX_PAGE)
+        page = req.int_arg("page", 1)
+        where = " AND ".join(clauses)
+        with self.store.read() as tx:
+            total = tx.count(wanted, where, params)
+            rows = tx.select(wanted, where, params, limit=per_page, offset=(page - 1) * per_page)
+        singular = {v: k for k, v in kinds.items()}[wanted]
+        results = [
+            {
+                **(
+                    self.tickets.render(r, req.base_url)
+                    if wanted == "tickets"
+                    else self.render(RESOURCES[wanted], r, req.base_url)
+                ),
+                "result_type": singular,
+            }
+            for r in rows
+        ]
+        base = f"{req.base_url}/api/v2/search.json"
+        query = {k: v[-1] for k, v in req.query.items() if k != "page"}
+        body = {
+            "results": results,
+            "facets": None,
             "next_page": f"{base}?{urlencode({**query, 'page': page + 1})}"
             if page * per_page < total
             else None,

@@ -153,6 +153,7 @@ class HelpdeskTickets:
         router.add("POST", "/api/v2/tickets.json", self.create_ticket)
         router.add("POST", "/api/v2/tickets/create_many.json", self.create_many)
         router.add("GET", "/api/v2/tickets/{id}.json", self.get_ticket)
+        router.add("DELETE", "/api/v2/tickets/{id}.json", self.delete_ticket)
         router.add("GET", "/api/v2/incremental/tickets/cursor.json", self.incremental)
         router.add("GET", "/api/v2/ticket_fields.json", self.ticket_fields)
         router.add("POST", "/_admin/webhooks/deliver", self.admin_deliver, auth=False, admin=True)
@@ -334,9 +335,19 @@ class HelpdeskTickets:
         raw = req.params["id"]
         with self.dialect.store.read() as tx:
             row = tx.get("tickets", int(raw)) if raw.isdigit() else None
-        if row is None:
+        if row is None or row.data.get("status") == "deleted":
             raise self._not_found()
         return json_response(200, {"ticket": self.render(row, req.base_url)})
+
+    def delete_ticket(self, req: Request) -> Response:
+        """204; the ticket leaves reads and search, and the incremental export shows it as `deleted`."""
+        raw = req.params["id"]
+        with self.dialect.store.write() as tx:
+            row = tx.get("tickets", int(raw)) if raw.isdigit() else None
+            if row is None or row.data.get("status") == "deleted":
+                raise self._not_found()
+            tx.update("tickets", row.id, {**row.data, "status": "deleted"})
+        return Response(204)
 
     def create_ticket(self, req: Request) -> Response:
         payload = req.json_object().get("ticket")

@@ -33,6 +33,7 @@ from connectors.sandbox.engine import (
     json_response,
     parse_timestamp,
     same_secret,
+    wall_ms,
 )
 
 DEFAULT_KEY = "0d3m0marketing0key00000000000000-us1"
@@ -47,6 +48,8 @@ STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional",
 WRITABLE_STATUSES = ("subscribed", "unsubscribed", "pending", "transactional")
 # Addresses that unsubscribed or bounced may not be subscribed again without a new opt-in.
 COMPLIANCE_STATES = ("unsubscribed", "cleaned")
+# Subscriber hashes of permanently deleted members, which Mailchimp refuses to re-import.
+_FORGOTTEN = "marketing_forgotten"
 LIST_CREATED_MS = demo.SEED_ANCHOR_MS - 1000 * 86_400_000
 
 
@@ -170,6 +173,8 @@ class MarketingDialect(Dialect):
         router.add("GET", f"{base}/members/{{hash}}", self.get_member)
         router.add("PUT", f"{base}/members/{{hash}}", self.put_member)
         router.add("PATCH", f"{base}/members/{{hash}}", self.patch_member)
+        router.add("DELETE", f"{base}/members/{{hash}}", self.archive_member)
+        router.add("POST", f"{base}/members/{{hash}}/actions/delete-permanent", self.delete_permanent)
         router.add("GET", f"{base}/members/{{hash}}/tags", self.get_tags)
         router.add("POST", f"{base}/members/{{hash}}/tags", self.post_tags)
         # Admin edits by subscriber hash or email, not only the store's integer id.
@@ -388,7 +393,8 @@ class MarketingDialect(Dialect):
                 raise Invalid("Invalid Resource", "Please provide a valid email address.")
             data["email_address"] = email.strip()
         status = payload.get("status")
-        if current is None:
+        if current is None or current.get("status") == "archived":
+            # Adding an archived contact again brings it back, with the status a new one would get.
             status = payload.get(status_key) or status
             if not status:
                 raise Invalid(
@@ -455,6 +461,12 @@ class MarketingDialect(Dialect):
     def _save(self, tx: Tx, data: dict[str, Any], existing: Row | None) -> Row:
         unique = {"email": data["email_address"].lower(), "hash": subscriber_hash(data["email_address"])}
         if existing is None:
+            if tx.get_blob(_FORGOTTEN, unique["hash"]) is not None:
+                raise Invalid(
+                    "Forgotten Email Not Subscribed",
+                    f"{data['email_address']} was permanently deleted and cannot be re-imported. "
+                    "The contact must re-subscribe to get back on the list.",
+                )
             return tx.insert("members", data, first_id=1, unique=unique)
         return tx.update("members", existing.id, data, unique=unique)
 
@@ -590,6 +602,36 @@ class MarketingDialect(Dialect):
                 raise self._invalid(exc) from None
         return json_response(200, self.render(row))
 
+    def archive_member(self, req: Request) -> Response:
+        """DELETE archives: the member stays readable with status `archived` and shows in `since_last_changed`."""
+        self._list(req)
+        with self.store.write() as tx:
+            existing = self._find(tx, req.params["hash"])
+            if existing is None or existing.data.get("status") == "archived":
+                raise self._not_found()
+            tx.update(
+                "members",
+                existing.id,
+                {**existing.data, "status": "archived"},
+                unique={
+                    "email": existing.data["email_address"].lower(),
+                    "hash": subscriber_hash(existing.data["email_address"]),
+                },
+            )
+        return Response(204)
+
+    def delete_permanent(self, req: Request) -> Response:
+        """Erase the member and its history; the address can never be added again through the API."""
+        self._list(req)
+        with self.store.write() as tx:
+            existing = self._find(tx, req.params["hash"])
+            if existing is None:
+                raise self._not_found()
+            member_hash = subscriber_hash(existing.data["email_address"])
+            tx.remove("members", existing.id)
+            tx.put_blob(_FORGOTTEN, member_hash, {"deleted_ms": wall_ms()})
+        return Response(204)
+
     def get_tags(self, req: Request) -> Response:
         self._list(req)
         with self.store.read() as tx:
@@ -683,10 +725,10 @@ class MarketingDialect(Dialect):
                     if not isinstance(member, dict):
                         raise Invalid("Invalid Resource", "each member must be an object")
                     data = self.clean(member, existing.data if existing else None, status_key="status")
+                    row = self._save(tx, data, existing)
                 except Invalid as exc:
                     errors.append(self._batch_error(email, exc))
                     continue
-                row = self._save(tx, data, existing)
                 (updated if existing else created).append(self.render(row))
         return json_response(
             200,

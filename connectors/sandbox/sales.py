@@ -394,6 +394,7 @@ class SalesDialect(Dialect):
             router.add("POST", base, bind(self.create))
             router.add("GET", f"{base}/{{id}}", bind(self.get_one))
             router.add("PUT", f"{base}/{{id}}", bind(self.update))
+            router.add("DELETE", f"{base}/{{id}}", bind(self.delete))
             router.add("GET", entity.fields_path, bind(self.list_fields))
             if entity.search_fields:
                 router.add("GET", f"{base}/search", bind(self.search))
@@ -549,7 +550,7 @@ class SalesDialect(Dialect):
                 body[key] = value
         body["add_time"] = fmt_time(row.created_ms)
         body["update_time"] = fmt_time(row.updated_ms)
-        body["active_flag"] = True
+        body["active_flag"] = data.get("active_flag") is not False
         if entity is PERSONS:
             body["label_ids"] = [data["label"]] if data.get("label") else []
             org = ref(ORGANIZATIONS.name, data.get("org_id"))
@@ -790,6 +791,9 @@ class SalesDialect(Dialect):
             if req.arg("stage_id"):
                 clauses.append(f"{json_field('stage_id')} = ?")
                 params.append(int(req.arg("stage_id") or 0))
+        if entity is not DEALS:
+            # Deleted records stay readable by id (and in /v1/recents) for 30 days, but leave the lists.
+            clauses.append(f"coalesce({json_field('active_flag')}, 1) != 0")
         if entity is ACTIVITIES and req.arg("done") in ("0", "1"):
             clauses.append(f"{json_field('done')} = ?")
             params.append(req.arg("done") == "1")
@@ -848,6 +852,19 @@ class SalesDialect(Dialect):
             200, {"success": True, "data": body, "related_objects": {"user": {"1": USERS[1]}}}
         )
 
+    def delete(self, req: Request, entity: Entity) -> Response:
+        """Marks the record deleted (`active_flag` false; deals also get status "deleted"): it leaves
+        lists and search, and shows in /v1/recents with the flag, as Pipedrive keeps it for 30 days."""
+        with self.store.write() as tx:
+            row = tx.get(entity.name, self._id(req, entity))
+            if row is None or row.data.get("active_flag") is False:
+                raise self._fail(404, f"{entity.label} not found")
+            data = {**row.data, "active_flag": False}
+            if entity is DEALS:
+                data["status"] = "deleted"
+            tx.update(entity.name, row.id, data)
+        return json_response(200, {"success": True, "data": {"id": row.id}})
+
     def search(self, req: Request, entity: Entity) -> Response:
         term = (req.arg("term") or "").strip()
         exact = (req.arg("exact_match") or req.arg("exact_term") or "false").lower() in ("true", "1")
@@ -868,6 +885,8 @@ class SalesDialect(Dialect):
         matches: list[tuple[float, Row]] = []
         with self.store.read() as tx:
             for row in tx.all(entity.name):
+                if row.data.get("active_flag") is False:
+                    continue
                 score = self._score(entity, row, fields, needle, exact)
                 if score:
                     matches.append((score, row))

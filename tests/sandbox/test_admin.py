@@ -16,7 +16,7 @@ def test_health(crm_sandbox: SandboxProcess, helpdesk_sandbox: SandboxProcess) -
     crm = crm_sandbox.admin("GET", "/health")
     assert crm["ok"] is True and crm["system"] == "crm"
     # Deals and tickets come from their own generator, linked to the seeded contacts (crm_links.py).
-    assert crm["counts"] == {"contacts": 20, "companies": 2, "deals": 6, "tickets": 4}
+    assert crm["counts"] == {"contacts": 20, "companies": 2, "deals": 6, "tickets": 4, "tasks": 0}
     helpdesk = helpdesk_sandbox.admin("GET", "/_admin/health")
     assert helpdesk["ok"] is True and helpdesk["system"] == "helpdesk"
     assert helpdesk["counts"] == {"users": 0, "organizations": 0, "tickets": 0}
@@ -138,7 +138,7 @@ def test_reset_clears_faults_and_stats(crm_sandbox: SandboxProcess) -> None:
 def test_unknown_routes(crm_sandbox: SandboxProcess, helpdesk_sandbox: SandboxProcess) -> None:
     status, _, body = crm_sandbox.request("GET", "/crm/v4/whatever", headers=CRM_AUTH)
     assert status == 404 and body["status"] == "error"
-    status, headers, _ = crm_sandbox.request("DELETE", "/crm/v3/objects/contacts/search", headers=CRM_AUTH)
+    status, headers, _ = crm_sandbox.request("PUT", "/crm/v3/objects/contacts/search", headers=CRM_AUTH)
     assert status == 405 and "POST" in headers["Allow"]
     status, _, body = helpdesk_sandbox.request("GET", "/api/v2/macros.json")
     assert status == 404 and body["error"] == "InvalidEndpoint"

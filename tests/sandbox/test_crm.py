@@ -450,7 +450,7 @@ def test_properties_describe_standard_and_custom_fields(crm_sandbox: SandboxProc
     props = {p["name"]: p for p in body["results"]}
     expected = {
         "email", "firstname", "lastname", "phone", "company", "jobtitle", "lifecyclestage", "hs_lead_status",
-        "city", "country", "createdate", "lastmodifieddate", "hs_object_id",
+        "hubspot_owner_id", "city", "country", "createdate", "lastmodifieddate", "hs_object_id",
         "customer_tier", "nps_score", "newsletter_opt_in", "notes_internal",
     }  # fmt: skip
     assert set(props) == expected

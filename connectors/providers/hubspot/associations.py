@@ -7,12 +7,78 @@ company, ...): what a person gets by linking records in the HubSpot app, and wha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from connectors.base import ConnectorError
 from connectors.http import HttpClient
 
 MAX_BATCH = 100
+# HubSpot's ids of the default (unlabelled) association type from one object to another, as a v3
+# create's `associations` names them.
+DEFAULT_TYPES: dict[tuple[str, str], int] = {
+    ("contacts", "companies"): 279,
+    ("companies", "contacts"): 280,
+    ("deals", "contacts"): 3,
+    ("contacts", "deals"): 4,
+    ("deals", "companies"): 341,
+    ("companies", "deals"): 342,
+    ("tickets", "contacts"): 16,
+    ("contacts", "tickets"): 15,
+    ("tickets", "companies"): 339,
+    ("companies", "tickets"): 340,
+    ("deals", "tickets"): 27,
+    ("tickets", "deals"): 28,
+    ("tasks", "contacts"): 204,
+    ("contacts", "tasks"): 203,
+    ("tasks", "companies"): 192,
+    ("companies", "tasks"): 191,
+    ("tasks", "deals"): 216,
+    ("deals", "tasks"): 215,
+    ("tasks", "tickets"): 230,
+    ("tickets", "tasks"): 229,
+}
+# A write's field named `associations.<object>` links the record to that object's record(s) by id.
+FIELD_PREFIX = "associations."
+
+
+def split_fields(object_name: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A write's properties, and the records (object -> ids) its `associations.<object>` fields name.
+
+    Raises ValueError with a message for the record when a field names an object HubSpot cannot link
+    this one to.
+    """
+    properties: dict[str, Any] = {}
+    links: dict[str, list[str]] = {}
+    for name, value in fields.items():
+        if not name.startswith(FIELD_PREFIX):
+            properties[name] = value
+            continue
+        to_object = name[len(FIELD_PREFIX) :]
+        if (object_name, to_object) not in DEFAULT_TYPES:
+            raise ValueError(f"HubSpot {object_name} cannot be associated with {to_object}.")
+        values = value if isinstance(value, list | tuple) else [value]
+        ids = [str(v).strip() for v in values if v is not None and str(v).strip()]
+        if ids:
+            links[to_object] = ids
+    return properties, links
+
+
+def create_body(object_name: str, links: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    """The `associations` of a v3 create (POST /crm/v3/objects/{object})."""
+    return [
+        {
+            "to": {"id": to_id},
+            "types": [
+                {
+                    "associationCategory": "HUBSPOT_DEFINED",
+                    "associationTypeId": DEFAULT_TYPES[(object_name, to_object)],
+                }
+            ],
+        }
+        for to_object, ids in links.items()
+        for to_id in ids
+    ]
 
 
 class Associations:

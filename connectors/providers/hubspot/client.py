@@ -1,4 +1,5 @@
-"""HubSpot CRM v3 client: contacts, companies, deals and tickets (objects, search, batch, properties APIs)."""
+"""HubSpot CRM v3 client: contacts, companies, deals, tickets and tasks (objects, search, batch,
+properties, owners APIs)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
-from connectors.providers.hubspot.associations import Associations
+from connectors.providers.hubspot.associations import Associations, create_body, split_fields
 from connectors.providers.hubspot.pipelines import PIPELINE_PROPERTIES, with_pipeline_labels
 from connectors.providers.single_send import send_once
 
@@ -39,6 +40,7 @@ OBJECTS: dict[str, str] = {
     "companies": "Companies",
     "deals": "Deals",
     "tickets": "Tickets",
+    "tasks": "Tasks",
 }
 MAX_BATCH = 100
 MAX_SEARCH_PAGE = 100
@@ -50,6 +52,7 @@ _MODIFIED_PROPERTY = {
     "companies": "hs_lastmodifieddate",
     "deals": "hs_lastmodifieddate",
     "tickets": "hs_lastmodifieddate",
+    "tasks": "hs_lastmodifieddate",
 }
 _MODIFIED_FALLBACKS = ("hs_lastmodifieddate", "lastmodifieddate")
 # Statuses for which HubSpot rejects the records we sent rather than the request as such.
@@ -360,18 +363,29 @@ class HubSpotClient(ConnectorClient):
     def upsert_batch(
         self, object_name: str, items: list[WriteItem], *, match_field: str
     ) -> list[WriteResult]:
+        """Fields named `associations.<object>` (a record id, or a list of them) link the record written
+        to those records: in the create itself, or right after an update."""
         self._check_object(object_name)
         results: dict[int, WriteResult] = {}
         updates: list[_Entry] = []
         upserts: list[_Entry] = []
-        for index, item in enumerate(items):
+        links: dict[int, dict[str, list[str]]] = {}
+        for index, original in enumerate(items):
+            try:
+                properties, wanted = split_fields(object_name, original.fields)
+            except ValueError as exc:
+                results[index] = WriteResult(key=original.key, ok=False, error=str(exc))
+                continue
+            item = WriteItem(key=original.key, fields=properties, target_id=original.target_id)
             if item.target_id:
+                links[index] = wanted
                 updates.append(_Entry(index, item))
                 continue
             if not match_field:
-                # Deals and tickets have no natural key: without a target id a record is new.
-                results[index] = self._create_one(object_name, item)
+                # Deals, tickets and tasks have no natural key: without a target id a record is new.
+                results[index] = self._create_one(object_name, item, wanted)
                 continue
+            links[index] = wanted
             raw = item.fields.get(match_field)
             match_value = to_hubspot_value(raw).strip() if raw is not None else ""
             if not match_value:
@@ -389,7 +403,94 @@ class HubSpotClient(ConnectorClient):
         for round_entries in _unique_rounds(upserts):
             for chunk in _chunks(round_entries, MAX_BATCH):
                 results.update(self._write(object_name, "upsert", chunk, match_field))
+        for index, wanted in links.items():
+            result = results[index]
+            if result.ok and result.target_id and wanted:
+                results[index] = self._associate(object_name, result, wanted)
         return [results[i] for i in range(len(items))]
+
+    def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
+        """The oldest record whose `field` equals `value` (HubSpot's search compares text case-blind)."""
+        self._check_object(object_name)
+        schema = self.discover_schema(object_name)
+        modified = self._modified_property(object_name, schema)
+        name = "hs_object_id" if field in ("id", "hs_object_id") else field
+        if schema.fields and name != "hs_object_id" and schema.field(name) is None:
+            raise ConnectorError(f"HubSpot {object_name} have no property {field!r}.", permanent=True)
+        text = to_hubspot_value(value).strip()
+        if not text:
+            return None
+        body = {
+            "filterGroups": [{"filters": [{"propertyName": name, "operator": "EQ", "value": text}]}],
+            "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+            "properties": [f.name for f in schema.fields],
+            "limit": 1,
+        }
+        response = self.http.post(f"/crm/v3/objects/{object_name}/search", json=body)
+        data = response.data if isinstance(response.data, dict) else {}
+        found = [r for r in data.get("results") or [] if isinstance(r, dict)]
+        return self._record(found[0], modified) if found else None
+
+    def delete(self, object_name: str, target_id: str) -> WriteResult:
+        """Archive one record (HubSpot's delete): it leaves every read and sits in the recycle bin."""
+        self._check_object(object_name)
+        try:
+            self.http.delete(f"/crm/v3/objects/{object_name}/{target_id}", expected=(200, 204))
+        except HttpError as exc:
+            if exc.status not in _RECORD_REJECTIONS:
+                raise
+            message = hubspot_message(exc.response) if exc.response is not None else None
+            if exc.status == 404:
+                message = f"HubSpot has no {object_name} record {target_id} (already deleted?)."
+            return WriteResult(key=target_id, ok=False, error=self.http.redact(message or exc.message))
+        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+
+    def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
+        """Archive records 100 at a time. HubSpot answers 204 whether or not an id still existed, so a
+        record deleted twice is simply deleted."""
+        self._check_object(object_name)
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = ids[start : start + MAX_BATCH]
+            self.http.post(
+                f"/crm/v3/objects/{object_name}/batch/archive",
+                json={"inputs": [{"id": i} for i in chunk]},
+                expected=(200, 204),
+            )
+        return [WriteResult(key=i, ok=True, target_id=i, action="deleted") for i in ids]
+
+    def archived(self, object_name: str, *, page_size: int = 100) -> Iterator[SourceRecord]:
+        """Records in the recycle bin (`archived=true`): how a sync learns what was deleted in HubSpot."""
+        self._check_object(object_name)
+        modified = _MODIFIED_PROPERTY[object_name]
+        params: dict[str, Any] = {"archived": "true", "limit": max(1, min(page_size, MAX_SEARCH_PAGE))}
+        while True:
+            response = self.http.get(f"/crm/v3/objects/{object_name}", params=params)
+            data = response.data if isinstance(response.data, dict) else {}
+            for raw in data.get("results") or []:
+                if isinstance(raw, dict):
+                    record = self._record(raw, modified)
+                    yield SourceRecord(
+                        id=record.id,
+                        updated_at=parse_timestamp(raw.get("archivedAt")) or record.updated_at,
+                        fields={**record.fields, "archived": True},
+                    )
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+            params["after"] = after
+
+    def owners(self) -> list[dict[str, Any]]:
+        """The account's users who can own records: id, email, first and last name (GET /crm/v3/owners)."""
+        owners: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            response = self.http.get("/crm/v3/owners", params=params)
+            data = response.data if isinstance(response.data, dict) else {}
+            owners.extend(o for o in data.get("results") or [] if isinstance(o, dict))
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return owners
+            params["after"] = after
 
     @cached_property
     def associations(self) -> Associations:
@@ -398,13 +499,16 @@ class HubSpotClient(ConnectorClient):
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _create_one(self, object_name: str, item: WriteItem) -> WriteResult:
+    def _create_one(
+        self, object_name: str, item: WriteItem, links: Mapping[str, list[str]] | None = None
+    ) -> WriteResult:
         """One record, sent at most once: a create has no key HubSpot could recognise a repeat by."""
         properties = {name: to_hubspot_value(value) for name, value in item.fields.items()}
+        body: dict[str, Any] = {"properties": properties}
+        if links:
+            body["associations"] = create_body(object_name, links)
         try:
-            response = send_once(
-                self.http, "POST", f"/crm/v3/objects/{object_name}", json={"properties": properties}
-            )
+            response = send_once(self.http, "POST", f"/crm/v3/objects/{object_name}", json=body)
         except HttpError as exc:
             if exc.status not in _RECORD_REJECTIONS:
                 raise
@@ -414,6 +518,27 @@ class HubSpotClient(ConnectorClient):
             )
         record = response.data if isinstance(response.data, dict) else {}
         return WriteResult(key=item.key, ok=True, target_id=str(record.get("id")), action="created")
+
+    def _associate(
+        self, object_name: str, result: WriteResult, links: Mapping[str, list[str]]
+    ) -> WriteResult:
+        """Link a record just updated; a link HubSpot refuses fails the record with HubSpot's words."""
+        assert result.target_id is not None
+        try:
+            for to_object, ids in links.items():
+                for to_id in ids:
+                    self.associations.associate(object_name, result.target_id, to_object, to_id)
+        except HttpError as exc:
+            if exc.status not in _RECORD_REJECTIONS:
+                raise
+            message = hubspot_message(exc.response) if exc.response is not None else None
+            return WriteResult(
+                key=result.key,
+                ok=False,
+                target_id=result.target_id,
+                error=f"Written, but not linked: {self.http.redact(message or exc.message)}",
+            )
+        return result
 
     def _check_object(self, object_name: str) -> None:
         if object_name not in OBJECTS:

@@ -262,7 +262,72 @@ class MailchimpClient(ConnectorClient):
                 results.update(self._batch(round_entries[start : start + MAX_BATCH]))
         return [results[i] for i in range(len(items))]
 
+    def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
+        """A member by email address (Mailchimp's key: the MD5 of the lower-cased address) or by id.
+
+        An archived member is found too, with `status` "archived": adding it again brings it back.
+        """
+        self._check(object_name)
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        if field in MATCH_FIELDS:
+            member = subscriber_hash(text)
+        elif field == "id":
+            member = text.lower()
+        else:
+            raise ConnectorError(
+                f"Mailchimp members can only be looked up by email_address or id, not {field}.",
+                permanent=True,
+            )
+        try:
+            response = self.http.get(f"{self._list_path}/members/{member}")
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._record(response.data) if isinstance(response.data, dict) else None
+
+    def delete(self, object_name: str, target_id: str) -> WriteResult:
+        """Archive the member (Mailchimp's DELETE): it stays in the audience's history with status
+        "archived", receives nothing, and can be added again. `delete_permanently` erases it."""
+        self._check(object_name)
+        member = self._member_ref(target_id)
+        try:
+            self.http.delete(f"{self._list_path}/members/{member}")
+        except HttpError as exc:
+            return self._deletion_failed(target_id, exc)
+        return WriteResult(key=target_id, ok=True, target_id=member, action="deleted")
+
+    def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
+        # Mailchimp has no batch delete; one call per member.
+        return [self.delete(object_name, target_id) for target_id in ids]
+
+    def delete_permanently(self, object_name: str, target_id: str) -> WriteResult:
+        """Erase the member and its history (GDPR). Mailchimp then refuses to import the address again."""
+        self._check(object_name)
+        member = self._member_ref(target_id)
+        try:
+            self.http.post(f"{self._list_path}/members/{member}/actions/delete-permanent")
+        except HttpError as exc:
+            return self._deletion_failed(target_id, exc)
+        return WriteResult(key=target_id, ok=True, target_id=member, action="deleted")
+
     # -- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _member_ref(target_id: str) -> str:
+        """Members are addressed by subscriber hash; an email address is turned into its hash."""
+        return subscriber_hash(target_id) if "@" in target_id else target_id.strip().lower()
+
+    def _deletion_failed(self, target_id: str, exc: HttpError) -> WriteResult:
+        if exc.status == 404:
+            return WriteResult(
+                key=target_id,
+                ok=False,
+                error=f"Mailchimp has no member {target_id} in this audience (already deleted?).",
+            )
+        return self._fail(WriteItem(key=target_id, fields={}), exc)
 
     @staticmethod
     def _check(object_name: str) -> None:

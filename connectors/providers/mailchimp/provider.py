@@ -15,7 +15,8 @@ class MailchimpProvider(Provider):
     objects = dict(OBJECTS)
     capabilities = {
         # 500 is the batch-subscribe endpoint's limit per call.
-        "members": Capabilities(upsert_key="email_address", batch_size=500),
+        # Looked up by email (its subscriber hash); deleting archives, as Mailchimp's DELETE does.
+        "members": Capabilities(upsert_key="email_address", batch_size=500, delete=True, find=True),
     }
     client_class = MailchimpClient
     # Mailchimp documents no per-second budget, only at most 10 simultaneous connections per API key

@@ -116,6 +116,14 @@ def pipedrive_message(response: HttpResponse) -> str | None:
     return info.strip() if isinstance(info, str) and info.strip() else None
 
 
+# What /v1/<object>/search can match exactly, per object (activities have no search).
+_SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
+    "persons": ("name", "email", "phone"),
+    "organizations": ("name", "address"),
+    "deals": ("title",),
+}
+
+
 def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
@@ -235,6 +243,57 @@ class PipedriveClient(ConnectorClient):
         # Records this batch already found or made, so a repeated key updates instead of duplicating.
         known: dict[str, str] = {}
         return [self._write(object_name, entity, item, match_field, known) for item in items]
+
+    def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
+        """By id, or by a searchable field with Pipedrive's exact-match search (e.g. persons by email).
+
+        Deleted records (`active_flag` false) are not found.
+        """
+        self._entity(object_name)
+        schema = self.discover_schema(object_name)
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        if field == "id":
+            record_id: str | None = text
+        elif field in _SEARCH_FIELDS.get(object_name, ()):
+            record_id = self._find(object_name, field, text)
+        else:
+            searchable = ", ".join(_SEARCH_FIELDS.get(object_name, ())) or "nothing but id"
+            raise ConnectorError(
+                f"Pipedrive can look {object_name} up by {searchable}, not {field}.", permanent=True
+            )
+        if record_id is None:
+            return None
+        try:
+            data = self.http.get(f"/v1/{object_name}/{record_id}").data
+        except HttpError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        raw = (data or {}).get("data") if isinstance(data, dict) else None
+        if not isinstance(raw, dict) or raw.get("active_flag") is False:
+            return None
+        return self._record(raw, schema)
+
+    def delete(self, object_name: str, target_id: str) -> WriteResult:
+        """Pipedrive marks the record deleted (kept 30 days, then purged); /v1/recents shows it with
+        `active_flag` false, which is how a sync sees the deletion."""
+        self._entity(object_name)
+        try:
+            self.http.delete(f"/v1/{object_name}/{target_id}")
+        except HttpError as exc:
+            if exc.status in (404, 410):
+                message = f"Pipedrive has no {object_name} record {target_id} (already deleted?)."
+                return WriteResult(key=target_id, ok=False, error=message)
+            if exc.status not in _RECORD_REJECTIONS:
+                raise
+            said = pipedrive_message(exc.response) if exc.response is not None else None
+            return WriteResult(key=target_id, ok=False, error=self.http.redact(said or exc.message))
+        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+
+    def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
+        return [self.delete(object_name, target_id) for target_id in ids]
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ class PipedriveProvider(Provider):
     objects = dict(OBJECTS)
     capabilities = {
         # No batch writes in Pipedrive: the batch size only bounds one run step.
-        "persons": Capabilities(upsert_key="email", batch_size=100),
-        "organizations": Capabilities(upsert_key="name", batch_size=100),
+        "persons": Capabilities(upsert_key="email", batch_size=100, delete=True, find=True),
+        "organizations": Capabilities(upsert_key="name", batch_size=100, delete=True, find=True),
         # Deals and activities have no natural key: written by id when linked, created otherwise.
-        "deals": Capabilities(upsert_key=None, batch_size=100),
-        "activities": Capabilities(upsert_key=None, batch_size=100),
+        "deals": Capabilities(upsert_key=None, batch_size=100, delete=True, find=True),
+        # Activities have no search: looked up by id only, which a lookup step cannot use.
+        "activities": Capabilities(upsert_key=None, batch_size=100, delete=True),
     }
     client_class = PipedriveClient
     # Pipedrive counts bursts per token in two-second windows; 20 per window is the smallest plan's

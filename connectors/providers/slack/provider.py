@@ -19,8 +19,11 @@ class SlackProvider(Provider):
     credential_fields = ("bot_token_or_webhook_url",)
     objects = dict(OBJECTS)
     capabilities = {
-        # An action target: messages are posted one request each and never read or updated.
-        "messages": Capabilities(read=False, incremental=False, update=False, batch_size=50),
+        # An action target: messages are posted one request each and never read, updated, looked up or
+        # deleted (a bot could delete its own messages, but a notification is not a record to manage).
+        "messages": Capabilities(
+            read=False, incremental=False, update=False, batch_size=50, delete=False, find=False
+        ),
     }
     client_class = SlackClient
     # Slack allows about one message per second per channel (chat.postMessage and incoming webhooks),

@@ -329,6 +329,63 @@ class StripeClient(ConnectorClient):
             results.append(self._write_customer(item, match_field, known))
         return results
 
+    def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
+        """A customer by id, by email (search, then the exact list filter, as upserts match) or by
+        another searchable field (name, phone, description, metadata.<key>); the oldest match wins."""
+        kind = self._kind(object_name)
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        if field == "id":
+            target: str | None = text
+        elif object_name != "customers":
+            raise ConnectorError(f"Stripe {object_name} can only be looked up by id.", permanent=True)
+        elif field == "email":
+            target = self._find_by_email(text)
+        elif field in ("name", "phone", "description") or field.startswith("metadata."):
+            key = field if not field.startswith("metadata.") else f"metadata[{search_literal(field[9:])}]"
+            found = self.http.get(
+                "/v1/customers/search", params={"query": f"{key}:{search_literal(text)}", "limit": 10}
+            ).data
+            matches = [c for c in (found or {}).get("data") or [] if isinstance(c, dict)]
+            target = str(min(matches, key=lambda c: int(c.get("created") or 0))["id"]) if matches else None
+        else:
+            raise ConnectorError(f"Stripe customers cannot be looked up by {field}.", permanent=True)
+        if target is None:
+            return None
+        try:
+            obj = self.http.get(f"{kind.path}/{target}").data
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(obj, dict) or obj.get("deleted"):
+            return None
+        return self._record(obj, None)
+
+    def delete(self, object_name: str, target_id: str) -> WriteResult:
+        """Delete a customer for good (Stripe cancels its subscriptions); invoices and payments stay."""
+        kind = self._kind(object_name)
+        if not kind.writable:
+            return WriteResult(
+                key=target_id, ok=False, error=f"Stripe {object_name} cannot be deleted through the API here."
+            )
+        try:
+            self.http.delete(f"{kind.path}/{target_id}")
+        except HttpError as exc:
+            if exc.status == 404:
+                message = f"Stripe has no customer {target_id} (already deleted?)."
+                return WriteResult(key=target_id, ok=False, error=message)
+            if exc.status not in _RECORD_REJECTIONS:
+                raise
+            said = stripe_message(exc.response) if exc.response is not None else None
+            return WriteResult(key=target_id, ok=False, error=self.http.redact(said or exc.message))
+        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+
+    def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
+        # Stripe has no batch endpoints.
+        return [self.delete(object_name, target_id) for target_id in ids]
+
     # -- reading -----------------------------------------------------------------------------------
 
     def _kind(self, object_name: str) -> _Kind:
@@ -448,11 +505,23 @@ class StripeClient(ConnectorClient):
             obj = (event.get("data") or {}).get("object")
             if not isinstance(obj, dict) or obj.get("id") is None:
                 continue
-            if obj.get("deleted"):
-                # Deletions have no place in a change page; the record link keeps the last values.
+            if obj.get("deleted") or str(event.get("type") or "").endswith(".deleted"):
+                # A deletion is a change too: the object's last state, marked `deleted`, so a sync can
+                # tell (its deleted_when condition) and act on the other side.
                 logger.info(
                     "Stripe %s %s was deleted (event %s)", obj.get("object"), obj.get("id"), event.get("id")
                 )
+                seconds = event.get("created")
+                moment = seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else None
+                if moment is None:
+                    continue
+                record = SourceRecord(
+                    id=str(obj["id"]),
+                    updated_at=datetime.fromtimestamp(moment, UTC),
+                    fields={**flatten(obj), "deleted": True},
+                )
+                latest.pop(record.id, None)
+                latest[record.id] = record
                 continue
             record = self._record(obj, event.get("created"))
             latest.pop(record.id, None)

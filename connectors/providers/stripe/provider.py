@@ -16,7 +16,8 @@ class StripeProvider(Provider):
     objects = dict(OBJECTS)
     capabilities = {
         # Stripe has no batch endpoints: a batch is one request per customer (plus a lookup by email).
-        "customers": Capabilities(upsert_key="email", batch_size=100, webhooks=True),
+        # Deleting is final in Stripe; the customer.deleted event shows it in incremental reads.
+        "customers": Capabilities(upsert_key="email", batch_size=100, webhooks=True, delete=True, find=True),
         "invoices": Capabilities(create=False, update=False, webhooks=True),
         "payment_intents": Capabilities(create=False, update=False, webhooks=True),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -415,7 +416,66 @@ class ZendeskClient(ConnectorClient):
                     results[entry.index] = self._create_or_update_one(info, entry)
         return [results[i] for i in range(len(items))]
 
+    def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
+        """The first record whose `field` equals `value`: users by email through the users search,
+        external ids and organization names through their exact lookups, anything else through
+        Zendesk's unified search (`type:<kind> field:"value"`). Deleted records are never found."""
+        info = self._info(object_name)
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        if field == "id":
+            return self._get(object_name, info, text)
+        if object_name == "users" and field == "email":
+            path, params, key = "/api/v2/users/search.json", {"query": f'email:"{text}"'}, "users"
+        elif object_name != "tickets" and field == "external_id":
+            path, params, key = f"/api/v2/{object_name}/search.json", {"external_id": text}, object_name
+        elif object_name == "organizations" and field == "name":
+            path, params, key = "/api/v2/organizations/search.json", {"name": text}, object_name
+        else:
+            if not re.fullmatch(r"[a-z_]+", field):
+                raise ConnectorError(f"Zendesk cannot search {object_name} by {field!r}.", permanent=True)
+            query = f'type:{info.singular} {field}:"{text}"'
+            path, params, key = "/api/v2/search.json", {"query": query}, "results"
+        data = self.http.get(path, params=params).data
+        found = [r for r in (data or {}).get(key) or [] if isinstance(r, dict)]
+        # Zendesk search matches words; keep only records whose value is the one asked for.
+        exact = [r for r in found if str(r.get(field, text)).strip().lower() == text.lower()]
+        return self._record(exact[0], info) if exact else None
+
+    def delete(self, object_name: str, target_id: str) -> WriteResult:
+        """Delete one record. Zendesk soft-deletes users (the export then shows them with
+        `active: false`); deleted organizations and tickets leave every read but the export."""
+        self._info(object_name)
+        try:
+            self.http.delete(f"/api/v2/{object_name}/{_zendesk_id(target_id)}.json")
+        except HttpError as exc:
+            if exc.status == 404:
+                message = f"Zendesk has no {object_name} record {target_id} (already deleted?)."
+                return WriteResult(key=target_id, ok=False, error=message)
+            if exc.status not in (400, 422):
+                raise
+            said = zendesk_message(exc.response) if exc.response is not None else None
+            return WriteResult(key=target_id, ok=False, error=self.http.redact(said or exc.message))
+        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+
+    def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
+        # One call per record: each answers for itself (destroy_many would be one job for all).
+        return [self.delete(object_name, target_id) for target_id in ids]
+
     # -- helpers -----------------------------------------------------------------------------------
+
+    def _get(self, object_name: str, info: _ObjectInfo, record_id: str) -> SourceRecord | None:
+        try:
+            data = self.http.get(f"/api/v2/{object_name}/{_zendesk_id(record_id)}.json").data
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        raw = (data or {}).get(info.singular)
+        if not isinstance(raw, dict) or raw.get("active") is False:
+            return None
+        return self._record(raw, info)
 
     def _info(self, object_name: str) -> _ObjectInfo:
         try:

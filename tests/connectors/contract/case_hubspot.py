@@ -45,4 +45,10 @@ CASE = ContractCase(
     stored=_stored,
     invalid_item=WriteItem("bad", {"email": "not-an-email", "firstname": "Bad"}),
     rejection_says="not-an-email",
+    kind="hubspot",
+    find_field="email",
+    find_as_typed=lambda value: str(value).upper(),  # HubSpot's search EQ ignores case
+    # Search never returns archived records; the recycle bin (archived=true) lists them.
+    deletions=lambda client, object_name, cursor: list(client.archived(object_name)),
+    is_deleted=lambda record: record.fields.get("archived") is True,
 )

@@ -56,4 +56,9 @@ CASE = ContractCase(
     stored=_stored,
     invalid_item=WriteItem("bad", {"email_address": "not-an-email", "status": "subscribed"}),
     rejection_says="looks fake or invalid",
+    kind="mailchimp",
+    find_field="email_address",
+    find_as_typed=lambda value: str(value).upper(),  # the subscriber hash is of the lower-cased address
+    # DELETE archives: the member's status says so in since_last_changed reads.
+    is_deleted=lambda record: record.fields.get("status") == "archived",
 )

@@ -50,4 +50,8 @@ CASE = ContractCase(
     # Option ids that do not exist pass the client untouched, so Pipedrive itself refuses them.
     invalid_item=WriteItem("bad", {"email": "bad@example.com", "name": "Bad Tier", TIER: "999"}),
     rejection_says="Invalid option '999' for field 'Customer tier'",
+    kind="pipedrive",
+    find_field="email",
+    # /v1/recents shows a deleted person with its active_flag off.
+    is_deleted=lambda record: record.fields.get("active_flag") is False,
 )

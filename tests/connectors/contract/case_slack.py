@@ -31,4 +31,5 @@ CASE = ContractCase(
     ],
     invalid_item=WriteItem("bad", {"channel": "#does-not-exist", "text": "lost"}),
     rejection_says="channel_not_found",
+    kind="slack",
 )

@@ -51,4 +51,9 @@ CASE = ContractCase(
     stored=_stored,
     invalid_item=WriteItem("bad", {"email": "not-an-email", "name": "Bad"}),
     rejection_says="Invalid email address: not-an-email",
+    kind="stripe",
+    find_field="email",
+    find_as_typed=lambda value: str(value).upper(),  # customer search ignores case
+    # The customer.deleted event carries its last state.
+    is_deleted=lambda record: record.fields.get("deleted") is True,
 )

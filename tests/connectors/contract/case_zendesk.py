@@ -46,4 +46,9 @@ CASE = ContractCase(
     stored=_stored,
     invalid_item=WriteItem("bad", {"email": "not-an-email", "name": "Bad Email"}),
     rejection_says="not properly formatted",
+    kind="zendesk",
+    find_field="email",
+    find_as_typed=lambda value: str(value).upper(),
+    # Deleted users stay in the incremental export, inactive.
+    is_deleted=lambda record: record.fields.get("active") is False,
 )

@@ -10,11 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import ConnectorClient, FieldType, WriteItem
+from connectors.base import ConnectorClient, FieldType, SourceRecord, WriteItem
 from connectors.sandbox.testing import SandboxProcess
 
 ClientFactory = Callable[[SandboxProcess, str | None], ConnectorClient]
 """(sandbox, wrong credential or None) -> a client of the system pointed at the sandbox."""
+
+
+def changes_since(client: Any, object_name: str, cursor: str | None) -> list[SourceRecord]:
+    """What an incremental read from `cursor` returns: where most systems report a deletion."""
+    return [record for page in client.list_changes(object_name, cursor) for record in page.records]
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,15 @@ class ContractCase:
     change: Callable[[WriteItem], WriteItem] | None = None  # the same record with a changed field
     stored: Callable[[SandboxProcess, str, str], Any] | None = None  # (sandbox, target id, field) -> value
     custom_field: str | None = None  # a custom field the schema must mark as custom
+    # Finding and deleting (the systems whose capabilities say they can)
+    kind: str = ""  # the provider key, whose declared capabilities the find/delete tests follow
+    find_field: str = ""  # a field new_items set, to look records up by
+    # (value as written) -> the same value as a person might type it (HubSpot, for one, ignores case)
+    find_as_typed: Callable[[Any], Any] = lambda value: value
+    # (client, object, cursor from before the delete) -> the records where the system reports changes
+    deletions: Callable[[Any, str, str | None], list[SourceRecord]] = changes_since
+    # How a record read back after its deletion says it is gone, in the system's own terms.
+    is_deleted: Callable[[SourceRecord], bool] = lambda record: False
 
     def __str__(self) -> str:
         return self.name

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from connectors.base import AuthenticationError, ChangePage, ConnectorClient, FieldType
+from connectors.base import (
+    AuthenticationError,
+    Capabilities,
+    ChangePage,
+    ConnectorClient,
+    ConnectorError,
+    FieldType,
+)
+from connectors.registry import get_provider
 from connectors.sandbox.testing import SandboxProcess
 from tests.connectors import contract
 from tests.connectors.contract.cases import ContractCase
@@ -258,3 +266,99 @@ def test_a_throttled_write_is_waited_out_and_done_once(
     assert client.http.stats.throttled == 1
     assert max(waits(client)) >= 1.5
     assert case.count(sandbox) == before + 1
+
+
+# -- finding and deleting -----------------------------------------------------------------------------
+
+
+def capabilities_of(case: ContractCase) -> Capabilities:
+    return get_provider(case.kind).capabilities[case.object_name]
+
+
+FINDERS = [case for case in CASES if capabilities_of(case).find]
+DELETERS = [case for case in CASES if capabilities_of(case).delete]
+
+
+def test_find_and_delete_are_declared_as_the_clients_offer_them() -> None:
+    assert {case.name for case in FINDERS} == {"hubspot", "zendesk", "stripe", "pipedrive", "mailchimp"}
+    assert {case.name for case in DELETERS} == {"hubspot", "zendesk", "stripe", "pipedrive", "mailchimp"}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not capabilities_of(c).find], ids=str)
+def test_a_connector_that_cannot_find_says_so(request: pytest.FixtureRequest, case: ContractCase) -> None:
+    client = case.connect(sandbox_for(request, case), None)
+
+    with pytest.raises(ConnectorError) as caught:
+        client.find(case.object_name, "text", "anything")
+
+    assert caught.value.permanent is True
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not capabilities_of(c).delete], ids=str)
+def test_a_connector_that_cannot_delete_says_so(request: pytest.FixtureRequest, case: ContractCase) -> None:
+    client = case.connect(sandbox_for(request, case), None)
+
+    with pytest.raises(ConnectorError) as caught:
+        client.delete(case.object_name, "1")
+
+    assert caught.value.permanent is True
+
+
+@pytest.mark.parametrize("case", FINDERS, ids=str)
+def test_find_returns_the_record_with_that_value_or_none(
+    request: pytest.FixtureRequest, case: ContractCase
+) -> None:
+    sandbox = sandbox_for(request, case)
+    client: Any = case.connect(sandbox, None)
+    items = case.new_items("findme")
+    written = client.upsert_batch(case.object_name, items, match_field=case.match_field)
+    value = items[1].fields[case.find_field]
+
+    found = client.find(case.object_name, case.find_field, case.find_as_typed(value))
+    missing = client.find(case.object_name, case.find_field, f"nobody-{value}")
+
+    assert found is not None and found.id == written[1].target_id
+    assert str(found.fields[case.find_field]).lower() == str(value).lower()
+    assert missing is None
+    assert client.find(case.object_name, case.find_field, "") is None
+
+
+@pytest.mark.parametrize("case", DELETERS, ids=str)
+def test_delete_removes_the_record_and_reads_report_the_deletion(
+    request: pytest.FixtureRequest, case: ContractCase
+) -> None:
+    sandbox = sandbox_for(request, case)
+    client: Any = case.connect(sandbox, None)
+    items = case.new_items("deleteme")
+    written = client.upsert_batch(case.object_name, items, match_field=case.match_field)
+    cursor = read_all(client, case)[-1].cursor
+    target = str(written[0].target_id)
+
+    result = client.delete(case.object_name, target)
+    again = client.delete(case.object_name, target)
+
+    assert result.ok and result.action == "deleted" and result.target_id is not None, result
+    assert again.ok is False and again.error, again  # the system's 404, not an exception
+    reported = [r for r in case.deletions(client, case.object_name, cursor) if r.id == target]
+    assert reported and case.is_deleted(reported[-1]), reported
+    after = client.find(case.object_name, case.find_field, items[0].fields[case.find_field])
+    assert after is None or case.is_deleted(after)
+    kept = client.find(case.object_name, case.find_field, items[1].fields[case.find_field])
+    assert kept is not None and kept.id == written[1].target_id and not case.is_deleted(kept)
+
+
+@pytest.mark.parametrize("case", DELETERS, ids=str)
+def test_delete_batch_deletes_each_record(request: pytest.FixtureRequest, case: ContractCase) -> None:
+    sandbox = sandbox_for(request, case)
+    client: Any = case.connect(sandbox, None)
+    items = case.new_items("batchdelete")
+    written = client.upsert_batch(case.object_name, items, match_field=case.match_field)
+    ids = [str(r.target_id) for r in written[:3]]
+
+    results = client.delete_batch(case.object_name, ids)
+
+    assert [r.ok for r in results] == [True, True, True], results
+    for item in items[:3]:
+        found = client.find(case.object_name, case.find_field, item.fields[case.find_field])
+        assert found is None or case.is_deleted(found)
+    assert client.find(case.object_name, case.find_field, items[3].fields[case.find_field]) is not None
