@@ -77,6 +77,12 @@ class Workflow(models.Model):
     # JMESPath to the record id inside an event body, and to the record's fields (default: the body).
     webhook_id_path = models.CharField(max_length=200, blank=True, default="id")
     webhook_record_path = models.CharField(max_length=200, blank=True, default="")
+    # JMESPath to when the source changed the record (e.g. `occurredAt`, `data.object.updated`); empty:
+    # the well-known keys senders use (see workflows.services.webhooks.UPDATED_AT_KEYS). A change older
+    # than the one already applied to the same record is skipped instead of written.
+    webhook_updated_at_path = models.CharField(max_length=200, blank=True, default="")
+    # Deliveries accepted per minute on this workflow's URL; empty: HUB_WEBHOOK_RATE_PER_MINUTE.
+    webhook_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -144,6 +150,9 @@ class RecordLink(models.Model):
     match_value = models.CharField(max_length=255, blank=True, default="")
     last_fingerprint = models.CharField(max_length=64)
     last_values = models.JSONField(default=dict)
+    # When the source changed the record in the change last applied (webhook events that carry it):
+    # an older change arriving later is skipped, so the newest change wins whatever the arrival order.
+    source_updated_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -277,6 +286,9 @@ class InboundEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     content_type = models.CharField(max_length=100, blank=True, default="")
     body = models.BinaryField()
+    # When the source changed the record, read from the body at intake (the workflow's
+    # webhook_updated_at_path); NULL when the body does not say, and the event is applied in arrival order.
+    source_updated_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

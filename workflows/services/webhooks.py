@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import jmespath
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from jmespath.exceptions import JMESPathError
 
 from connectors.base import SourceRecord
 from connectors.crypto import decrypt_secrets, encrypt_secrets
-from workflows.models import InboundEvent, Run, Workflow
+from connectors.ratelimit import REDIS_SCHEMES, key_prefix, whole_seconds
+from workflows.models import InboundEvent, RecordLink, Run, RunRecord, Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +34,39 @@ MAX_BODY_BYTES = 1024 * 1024
 ACCEPTED_TYPES = ("application/json", "application/x-www-form-urlencoded")
 # Headers senders use for a delivery's unique id, most specific first.
 EVENT_ID_HEADERS = ("webhook-id", "x-event-id", "x-request-id", "idempotency-key", "x-github-delivery")
+# Where senders say when the record changed, tried in this order when a workflow names no path:
+# Zendesk and most REST APIs (`updated_at`), HubSpot (`occurredAt`, epoch milliseconds), Pipedrive
+# (`update_time`), Stripe events (`created`, epoch seconds). Looked up in the body, then in the record.
+UPDATED_AT_KEYS = (
+    "updated_at",
+    "updatedAt",
+    "occurredAt",
+    "occurred_at",
+    "update_time",
+    "modified_at",
+    "last_modified",
+    "created",
+)
+# While a processing task of a workflow is queued, deliveries queue no other one: the task drains every
+# pending event in batches, then looks once more after this window has closed (see webhook_drain), so a
+# delivery that relied on it is never left behind.
+DRAIN_GUARD_SECONDS = 0.25
 
 
 class WebhookRejected(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class EventRecord(SourceRecord):
+    """A record from a webhook event. `source_updated_at` is when the source changed it, if the event
+    says; without it `updated_at` is the moment of receipt and the change is applied in arrival order."""
+
+    source_updated_at: datetime | None = None
 
 
 def webhook_secret_set(*, workflow: Workflow, secret: str) -> None:
@@ -44,10 +78,160 @@ def webhook_secret(workflow: Workflow) -> str:
     return decrypt_secrets(workflow.webhook_secret_encrypted).get("secret", "")
 
 
+# The columns intake reads: loading the mapping and steps of every workflow for each delivery is waste.
+INTAKE_FIELDS = (
+    "id",
+    "enabled",
+    "webhook_token",
+    "webhook_signature",
+    "webhook_secret_encrypted",
+    "webhook_record_path",
+    "webhook_updated_at_path",
+    "webhook_rate_per_minute",
+)
+
+
+# --- the endpoint budget -------------------------------------------------------------------------------
+# Each webhook URL accepts at most N deliveries in any minute, a quarter of them at once. The budget is a
+# GCRA token bucket: one number per endpoint (the theoretical arrival time of the next delivery), kept in
+# Redis and changed by one atomic script reading Redis' own clock, so every web process shares it and
+# their clocks need not agree. Without Redis (or while it is unreachable) each process keeps its own.
+
+
+@dataclass(frozen=True)
+class EndpointLimit:
+    per_minute: int
+    burst: int
+
+    @property
+    def interval(self) -> float:
+        """Seconds between deliveries once the burst is spent: burst + one minute's refill = N."""
+        return 60.0 / max(1, self.per_minute - self.burst) if self.per_minute > 1 else 60.0
+
+    @property
+    def tolerance(self) -> float:
+        return self.interval * (self.burst - 1)
+
+
+def _gcra(tat: float | None, now: float, limit: EndpointLimit) -> tuple[float | None, float]:
+    """(the new arrival time, 0) when granted; (None, seconds to wait) when refused."""
+    tat = max(tat if tat is not None else now, now)
+    if tat - now > limit.tolerance:
+        return None, tat - limit.tolerance - now
+    return tat + limit.interval, 0.0
+
+
+_GCRA_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+if tat - now > tolerance then return string.format('%.6f', tat - tolerance - now) end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.6f', next_tat), 'PX', math.ceil((next_tat - now) * 1000) + 1000)
+return '0'
+"""
+
+
+class LocalEndpointBudgets:
+    """One process's budgets: right for a single web process, and the fallback without Redis."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tats: dict[str, float] = {}
+
+    def take(self, key: str, limit: EndpointLimit) -> float:
+        """0 when the delivery may be accepted, else the seconds until one will be."""
+        with self._lock:
+            now = time.monotonic()
+            tat, wait = _gcra(self._tats.get(key), now, limit)
+            if tat is not None:
+                self._tats[key] = tat
+            return wait
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tats.clear()
+
+
+class RedisEndpointBudgets:
+    """The budgets every web process shares."""
+
+    def __init__(self, url: str, *, prefix: str) -> None:
+        import redis
+
+        self.prefix = prefix
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        self._client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._script = self._client.register_script(_GCRA_LUA)
+
+    def take(self, key: str, limit: EndpointLimit) -> float:
+        try:
+            answer = self._script(
+                keys=[self.prefix + key], args=[repr(limit.interval), repr(limit.tolerance)]
+            )
+        except self._errors as exc:
+            logger.warning("Webhook budgets: Redis unavailable (%s); using this process's budget", exc)
+            return LOCAL_ENDPOINT_BUDGETS.take(key, limit)
+        return float(answer)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+LOCAL_ENDPOINT_BUDGETS = LocalEndpointBudgets()
+_shared_budgets: dict[tuple[str, str], RedisEndpointBudgets] = {}
+_shared_lock = threading.Lock()
+
+
+def endpoint_budgets() -> LocalEndpointBudgets | RedisEndpointBudgets:
+    """Redis when HUB_RATE_LIMIT_REDIS_URL names one (settings default it to a Redis broker), else local."""
+    url = str(getattr(settings, "HUB_RATE_LIMIT_REDIS_URL", "") or "")
+    if not url.startswith(REDIS_SCHEMES):
+        return LOCAL_ENDPOINT_BUDGETS
+    # Installations (and test databases) sharing one Redis keep apart: the prefix hashes the database name.
+    prefix = key_prefix().replace("hub:ratelimit:", "hub:webhook-budget:", 1)
+    with _shared_lock:
+        budgets = _shared_budgets.get((url, prefix))
+        if budgets is None:
+            budgets = _shared_budgets[(url, prefix)] = RedisEndpointBudgets(url, prefix=prefix)
+        return budgets
+
+
+def webhook_rate_limit(workflow: Workflow) -> EndpointLimit | None:
+    """The endpoint's budget: the workflow's own, else HUB_WEBHOOK_RATE_PER_MINUTE (0: no limit)."""
+    per_minute = workflow.webhook_rate_per_minute
+    if per_minute is None:
+        per_minute = int(getattr(settings, "HUB_WEBHOOK_RATE_PER_MINUTE", 6000))
+    if per_minute <= 0:
+        return None
+    # Senders flush their queues in bursts: a quarter of the minute's budget may arrive at once.
+    return EndpointLimit(per_minute=per_minute, burst=max(1, per_minute // 4))
+
+
+def webhook_admit(workflow: Workflow) -> None:
+    """Take one delivery from the endpoint's budget. Over budget: 429 with Retry-After. The body is not
+    stored then: the sender keeps it and delivers it again after the wait, as webhook senders do on 429."""
+    limit = webhook_rate_limit(workflow)
+    if limit is None:
+        return
+    wait = endpoint_budgets().take(f"webhook:{workflow.pk}", limit)
+    if wait > 0:
+        seconds = whole_seconds(wait)
+        raise WebhookRejected(
+            429, f"Too many deliveries to this endpoint; retry after {seconds} s.", retry_after=seconds
+        )
+
+
 def webhook_receive(
     *, workflow: Workflow, headers: Mapping[str, str], body: bytes, content_type: str
 ) -> tuple[InboundEvent, bool]:
-    """Verify and store one delivery. Returns the event and whether it is new (False: a repeat)."""
+    """Verify and store one delivery. Returns the event and whether it is new (False: a repeat).
+
+    A new delivery costs one INSERT (and queues the workflow's processing unless it is already queued).
+    """
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type not in ACCEPTED_TYPES and not media_type.endswith("+json"):
         raise WebhookRejected(415, f"Content type {media_type or '(none)'!r} is not accepted; send JSON.")
@@ -64,18 +248,80 @@ def webhook_receive(
     event_id = next((lowered[h] for h in EVENT_ID_HEADERS if lowered.get(h)), "") or (
         "sha256:" + hashlib.sha256(body).hexdigest()
     )
+    event = InboundEvent(
+        workflow=workflow,
+        event_id=event_id[:200],
+        content_type=media_type,
+        body=body,
+        source_updated_at=event_source_time(
+            body,
+            media_type,
+            updated_at_path=workflow.webhook_updated_at_path,
+            record_path=workflow.webhook_record_path,
+        ),
+    )
     try:
-        with transaction.atomic():
-            event = InboundEvent.objects.create(
-                workflow=workflow, event_id=event_id[:200], content_type=media_type, body=body
-            )
+        if transaction.get_autocommit():
+            # Outside a transaction a failed INSERT needs no savepoint to roll back to.
+            event.save(force_insert=True)
+        else:
+            with transaction.atomic():
+                event.save(force_insert=True)
     except IntegrityError:
         return InboundEvent.objects.get(workflow=workflow, event_id=event_id[:200]), False
     if workflow.enabled:
-        from workflows.tasks import process_webhook_events
-
-        transaction.on_commit(lambda: process_webhook_events.delay(workflow.pk))
+        workflow_id = workflow.pk
+        transaction.on_commit(lambda: webhook_processing_request(workflow_id=workflow_id))
     return event, True
+
+
+def _guard_key(workflow_id: int) -> str:
+    return f"hub:webhook-drain:{workflow_id}"
+
+
+def webhook_processing_request(*, workflow_id: int) -> bool:
+    """Queue the workflow's processing task, unless one was queued in the last DRAIN_GUARD_SECONDS.
+
+    Called after the event's commit: the task queued by whoever set the guard takes a last look once the
+    guard has expired, so it sees this event. Returns whether a task was queued.
+    """
+    from workflows.tasks import process_webhook_events
+
+    if not cache.add(_guard_key(workflow_id), 1, timeout=DRAIN_GUARD_SECONDS):
+        return False
+    try:
+        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+            # Processed right here, after the commit: there is no later delivery to wait for.
+            process_webhook_events.delay(workflow_id)
+        else:
+            process_webhook_events.delay(workflow_id, time.time())
+    except Exception:
+        # The event is stored, so the delivery stands; the minute sweep hands it to a worker once the
+        # broker is back. Drop the guard so the next delivery tries to queue a task again.
+        logger.warning("Could not queue webhook processing for workflow %s", workflow_id, exc_info=True)
+        cache.delete(_guard_key(workflow_id))
+        return False
+    return True
+
+
+def webhook_drain(*, workflow_id: int, requested_at: float | None = None) -> Run | bool | None:
+    """Process every pending event of the workflow. Returns False when another run is busy (try later).
+
+    `requested_at`: when intake queued this task and set its guard. Deliveries within the guard window
+    queued nothing, trusting this task; so once everything pending is done it waits for the window to
+    close and looks again. A delivery after the window queues a task of its own. (Web and worker hosts'
+    clocks must agree to well within the window, as NTP keeps them; the minute sweep is the backstop.)
+    """
+    result = webhook_process(workflow_id=workflow_id)
+    if result is False or requested_at is None:
+        return result
+    wait = requested_at + DRAIN_GUARD_SECONDS - time.time()
+    if wait > 0:
+        time.sleep(min(wait, DRAIN_GUARD_SECONDS))
+    again = webhook_process(workflow_id=workflow_id)
+    if again is False:
+        return False
+    return again if again is not None else result
 
 
 def webhook_process(*, workflow_id: int) -> Run | bool | None:
@@ -142,24 +388,137 @@ def event_pages(context: Any) -> Iterator[tuple[list[SourceRecord], Callable[[],
         yield records, mark_read
 
 
-def _record(event: InboundEvent, id_path: Any, record_path: Any) -> SourceRecord:
-    raw = bytes(event.body)
+def _payload(raw: bytes, content_type: str) -> Any:
     try:
-        if event.content_type == "application/x-www-form-urlencoded":
-            payload: Any = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-        else:
-            payload = json.loads(raw.decode("utf-8") or "null")
+        if content_type == "application/x-www-form-urlencoded":
+            return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        return json.loads(raw.decode("utf-8") or "null")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"The body is not valid JSON: {exc}") from None
+
+
+def _record(event: InboundEvent, id_path: Any, record_path: Any) -> EventRecord:
+    payload = _payload(bytes(event.body), event.content_type)
     fields = record_path.search(payload) if record_path is not None else payload
     if not isinstance(fields, dict):
         raise ValueError("The event does not hold a record (a JSON object) where the workflow expects one.")
     record_id = id_path.search(payload) if isinstance(payload, dict) else None
-    return SourceRecord(
+    return EventRecord(
         id=str(record_id) if record_id not in (None, "") else event.event_id,
-        updated_at=event.received_at,
+        updated_at=event.source_updated_at or event.received_at,
         fields=fields,
+        source_updated_at=event.source_updated_at,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(path: str) -> Any:
+    return jmespath.compile(path)
+
+
+def event_source_time(
+    body: bytes, content_type: str, *, updated_at_path: str = "", record_path: str = ""
+) -> datetime | None:
+    """When the source changed the record, as the body says: at `updated_at_path` (JMESPath), or at
+    the first of UPDATED_AT_KEYS found in the body or its record. None when it says nothing usable."""
+    try:
+        payload = _payload(body, content_type)
+        if updated_at_path:
+            return parse_source_time(_compiled(updated_at_path).search(payload))
+        places = [payload]
+        if record_path:
+            places.append(_compiled(record_path).search(payload))
+    except (ValueError, JMESPathError):
+        return None
+    for place in places:
+        if isinstance(place, dict):
+            for key in UPDATED_AT_KEYS:
+                if key in place:
+                    found = parse_source_time(place[key])
+                    if found is not None:
+                        return found
+    return None
+
+
+def parse_source_time(value: Any) -> datetime | None:
+    """An ISO 8601 string, or epoch seconds or milliseconds (number or digits); naive means UTC."""
+    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        value = float(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if abs(value) >= 100_000_000_000 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+def source_time(record: SourceRecord) -> datetime | None:
+    return record.source_updated_at if isinstance(record, EventRecord) else None
+
+
+def split_older_than_applied(
+    run: Run, records: list[SourceRecord], links: Mapping[str, RecordLink]
+) -> tuple[list[SourceRecord], list[RunRecord]]:
+    """Set aside the changes older than the change already applied to the same record, or than a newer
+    change of it in the same batch (which is applied now).
+
+    Only changes that say when the source made them are compared (and only with a time that is known);
+    an equal time is not older, so it is applied (in arrival order). The rest go on to be written.
+    """
+    newest: dict[str, datetime] = {}
+    for record in records:
+        changed_at = source_time(record)
+        if changed_at is not None and (record.id not in newest or changed_at > newest[record.id]):
+            newest[record.id] = changed_at
+    kept: list[SourceRecord] = []
+    skipped: list[RunRecord] = []
+    for record in records:
+        changed_at = source_time(record)
+        link = links.get(record.id)
+        known = [
+            t for t in (link.source_updated_at if link is not None else None, newest.get(record.id)) if t
+        ]
+        applied_at = max(known) if known else None
+        if changed_at is None or applied_at is None or changed_at >= applied_at:
+            kept.append(record)
+            continue
+        skipped.append(
+            RunRecord(
+                run=run,
+                source_id=record.id,
+                target_id=link.target_id if link is not None else "",
+                record_key=link.match_value if link is not None else "",
+                outcome=RunRecord.Outcome.SKIPPED,
+                error=(
+                    f"Older than the change already applied at {applied_at.isoformat()} "
+                    f"(this change was made at {changed_at.isoformat()}); the newer change stays."
+                ),
+            )
+        )
+    return kept, skipped
+
+
+def source_changed_later(link: RecordLink, record: SourceRecord | None) -> bool:
+    """Whether this change is newer than the one the link remembers (so the link has to learn it)."""
+    changed_at = source_time(record) if record is not None else None
+    return changed_at is not None and (link.source_updated_at is None or changed_at > link.source_updated_at)
+
+
+def link_note_applied(link: RecordLink, record: SourceRecord | None) -> None:
+    """Remember on the link when the source made the change just applied (never moving it back)."""
+    if source_changed_later(link, record):
+        link.source_updated_at = source_time(record) if record is not None else None
 
 
 def retry_schedule() -> list[int]:

@@ -1,0 +1,204 @@
+"""Intake is one SELECT and one INSERT and queues one processing task per burst; the task drains
+every pending event exactly once, including one that arrives while it is finishing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import zendesk_connection
+from tests.workflows.helpers import helpdesk_users
+from workflows import tasks
+from workflows.models import InboundEvent, Run, RunRecord, Workflow
+from workflows.services import webhooks
+from workflows.services.workflow import workflow_create
+
+MAPPING = {
+    "fields": [
+        {"target": "name", "source": "$.name"},
+        {"target": "email", "source": "$.email", "transforms": [{"name": "lower"}]},
+    ]
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_guards() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The processing tasks intake queues (their arguments), instead of sending them to a broker."""
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(tasks.process_webhook_events, "delay", lambda *args: calls.append(args))
+    return calls
+
+
+def _hook(team: Any, target_url: str) -> Workflow:
+    return workflow_create(
+        team=team,
+        name="Drained leads",
+        source_connection=None,
+        source_object="",
+        target_connection=zendesk_connection(team=team, base_url=target_url),
+        target_object="users",
+        mapping=MAPPING,
+        match_field="email",
+        trigger=Workflow.Trigger.WEBHOOK,
+        enabled=True,
+    )
+
+
+def _post(client: Client, workflow: Workflow, n: int, delivery_id: str | None = None) -> Any:
+    return client.post(
+        reverse("webhook_intake", args=[workflow.webhook_token]),
+        data=json.dumps({"id": f"lead-{n}", "name": f"Lead {n}", "email": f"lead{n}@example.com"}),
+        content_type="application/json",
+        headers={"webhook-id": delivery_id or f"evt-{n}"},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_costs_one_select_and_one_insert(
+    client: Client, team: Any, queued: list[Any], django_assert_num_queries: Any
+) -> None:
+    hook = _hook(team, "http://127.0.0.1:9")
+
+    with django_assert_num_queries(2) as captured:
+        response = _post(client, hook, 1)
+
+    assert response.status_code == 202
+    select, insert = (query["sql"] for query in captured.captured_queries)
+    assert select.startswith("SELECT") and '"mapping"' not in select and '"steps"' not in select
+    assert insert.startswith("INSERT") and "workflows_inboundevent" in insert
+    assert len(queued) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repeated_delivery_is_answered_from_the_stored_event(
+    client: Client, team: Any, queued: list[Any], django_assert_num_queries: Any
+) -> None:
+    hook = _hook(team, "http://127.0.0.1:9")
+    first = _post(client, hook, 1)
+
+    with django_assert_num_queries(3):  # the workflow, the refused INSERT, the stored event
+        again = _post(client, hook, 1)
+
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert InboundEvent.objects.count() == 1
+
+
+def test_a_burst_of_deliveries_queues_one_task_that_processes_each_event_once(
+    client: Client,
+    team: Any,
+    helpdesk_sandbox: Any,
+    queued: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    hook = _hook(team, helpdesk_sandbox.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        statuses = [_post(client, hook, n).status_code for n in range(25)]
+    assert statuses == [202] * 25
+    assert len(queued) == 1 and queued[0][0] == hook.pk
+
+    tasks.process_webhook_events(*queued[0])
+
+    assert set(InboundEvent.objects.values_list("status", "attempts")) == {("processed", 1)}
+    per_record = Counter(RunRecord.objects.values_list("source_id", flat=True))
+    assert per_record == {f"lead-{n}": 1 for n in range(25)}
+    assert len(helpdesk_users(helpdesk_sandbox)) == 25
+
+
+def test_after_the_guard_window_a_delivery_queues_its_own_task(
+    client: Client, team: Any, queued: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhooks, "DRAIN_GUARD_SECONDS", 0.05)
+    hook = _hook(team, "http://127.0.0.1:9")
+
+    webhooks.webhook_processing_request(workflow_id=hook.pk)
+    webhooks.webhook_processing_request(workflow_id=hook.pk)
+    time.sleep(0.1)
+    webhooks.webhook_processing_request(workflow_id=hook.pk)
+
+    assert len(queued) == 2
+
+
+def test_an_event_arriving_while_the_drain_is_finishing_is_not_stranded(
+    client: Client,
+    team: Any,
+    helpdesk_sandbox: Any,
+    queued: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(webhooks, "DRAIN_GUARD_SECONDS", 1.5)
+    hook = _hook(team, helpdesk_sandbox.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, hook, 1).status_code == 202
+    assert len(queued) == 1
+
+    real_process = webhooks.webhook_process
+    drains: list[Any] = []
+
+    def process_then_deliver(*, workflow_id: int) -> Any:
+        result = real_process(workflow_id=workflow_id)
+        drains.append(result)
+        if len(drains) == 1:
+            # The drain found nothing more to do; a delivery lands before the task exits. Its intake
+            # sees the guard of the queued task and queues nothing.
+            with django_capture_on_commit_callbacks(execute=True):
+                assert _post(client, hook, 2).status_code == 202
+        return result
+
+    monkeypatch.setattr(webhooks, "webhook_process", process_then_deliver)
+    tasks.process_webhook_events(*queued[0])
+
+    assert len(queued) == 1, "the late delivery relied on the running task"
+    assert len(drains) == 2 and all(isinstance(run, Run) for run in drains)
+    assert set(InboundEvent.objects.values_list("status", "attempts")) == {("processed", 1)}
+    assert Counter(RunRecord.objects.values_list("source_id", flat=True)) == {"lead-1": 1, "lead-2": 1}
+    assert sorted(u["email"] for u in helpdesk_users(helpdesk_sandbox)) == [
+        "lead1@example.com",
+        "lead2@example.com",
+    ]
+
+
+def test_a_drain_that_finds_another_run_busy_asks_to_be_retried(team: Any) -> None:
+    hook = _hook(team, "http://127.0.0.1:9")
+    InboundEvent.objects.create(workflow=hook, event_id="e1", content_type="application/json", body=b"{}")
+    Run.objects.create(workflow=hook, trigger=Run.Trigger.WEBHOOK, status=Run.Status.QUEUED)
+
+    assert webhooks.webhook_drain(workflow_id=hook.pk, requested_at=time.time()) is False
+    assert InboundEvent.objects.get().status == InboundEvent.Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_does_not_undo_a_stored_delivery(
+    client: Client, team: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = _hook(team, "http://127.0.0.1:9")
+    attempts: list[int] = []
+
+    def broker_down(*args: Any) -> None:
+        attempts.append(args[0])
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.process_webhook_events, "delay", broker_down)
+
+    first, second = _post(client, hook, 1), _post(client, hook, 2)
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert InboundEvent.objects.filter(status=InboundEvent.Status.PENDING).count() == 2
+    # No guard is left behind by the failed attempt: the next delivery tried to queue a task again.
+    assert attempts == [hook.pk, hook.pk]
+    from workflows.services.maintenance import webhooks_due
+
+    assert hook.pk in list(webhooks_due())
