@@ -129,20 +129,32 @@ def object_feasibility(
     )
 
 
+def connection_objects(*, connection: Connection) -> dict[str, str]:
+    """The objects (name -> label) this connection exposes: the connector's fixed list, or for a manifest
+    or a table the ones its settings declare. Never asks the system."""
+    return get_provider(connection.kind).objects_for(connection.config)
+
+
 def connection_object_feasibility(*, connection: Connection, object_name: str) -> ObjectFeasibility:
-    """As `object_feasibility`, with the connection's own rate limit when it has one."""
-    feasibility = object_feasibility(
-        get_provider(connection.kind), object_name, rate_limit=connection.rate_limit()
-    )
+    """As `object_feasibility`, with what the connection's settings declare (a manifest's objects and
+    write endpoints, a table's key) and the connection's own rate limit when it has one."""
+    provider = get_provider(connection.kind)
+    feasibility = object_feasibility(provider, object_name, rate_limit=connection.rate_limit())
+    objects = provider.objects_for(connection.config)
+    declared = provider.capabilities_for(connection.config, object_name)
+    known = feasibility.known_object
+    if not provider.objects and objects:
+        # Objects come from the settings, and these settings list them: anything else is unknown.
+        known = object_name in objects
     # Named after the connection, which is how users know it ("CRM contacts", not "HubSpot CRM contacts").
     return ObjectFeasibility(
         kind=feasibility.kind,
         system=connection.name,
         object_name=feasibility.object_name,
-        object_label=feasibility.object_label,
-        capabilities=feasibility.capabilities,
-        declared=feasibility.declared,
-        known_object=feasibility.known_object,
+        object_label=objects.get(object_name, feasibility.object_label),
+        capabilities=declared or Capabilities(),
+        declared=declared is not None,
+        known_object=known,
         rate_limit=feasibility.rate_limit,
     )
 

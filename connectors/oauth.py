@@ -32,7 +32,7 @@ from connectors.base import AuthenticationError, ConnectorError, ReconnectRequir
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError
 from connectors.models import Connection
 from connectors.registry import UnknownConnector, get_provider
-from connectors.services import ConnectionInputError, connection_create
+from connectors.services import ConnectionInputError, connection_audit_oauth, connection_create
 from integrations_hub.accounts.models import Team
 
 # Refresh this long before the stored expiry: covers clock skew between us and the system and a
@@ -240,7 +240,12 @@ def authorization_start(
 
 
 def authorization_complete(
-    *, session: MutableMapping[str, Any], team: Team, kind: str, params: Mapping[str, str]
+    *,
+    session: MutableMapping[str, Any],
+    team: Team,
+    kind: str,
+    params: Mapping[str, str],
+    actor: Any = None,
 ) -> Connection:
     """The callback: check the state, exchange the code, create or update the connection."""
     flows = _pending_flows(session)
@@ -276,13 +281,21 @@ def authorization_complete(
                 connection.set_credentials(credentials)
             else:
                 connection = connection_create(
-                    team=team, name=flow["name"], kind=kind, config=flow["config"], credentials=credentials
+                    team=team,
+                    name=flow["name"],
+                    kind=kind,
+                    config=flow["config"],
+                    credentials=credentials,
+                    actor=actor,
                 )
             connection.auth_method = Connection.AuthMethod.OAUTH2
             connection.token_expires_at = tokens.expires_at
             connection.status = Connection.Status.UNTESTED
             connection.last_error = ""
             connection.save()
+            connection_audit_oauth(
+                connection=connection, actor=actor, reconnect=flow["connection_id"] is not None
+            )
     except Connection.DoesNotExist:
         raise OAuthError("The connection to reconnect no longer exists.") from None
     except IntegrityError:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from connectors.forms import ConnectionForm
+from connectors.deletion import ConnectionInUse, connection_delete
+from connectors.forms import ConnectionForm, initial_from_config
+from connectors.providers.csv_file.uploads import CsvUploadRejected, csv_upload
 from connectors.registry import UnknownConnector, choices, get_provider
 from connectors.selectors import connection_get, connection_list
 from connectors.services import ConnectionInputError, connection_create, connection_test, connection_update
@@ -41,7 +43,10 @@ def connection_new(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     form = ConnectionForm(provider, request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    checked: dict[str, str] | None = None
+    if request.method == "POST" and request.POST.get("check"):
+        checked = form.check()
+    elif request.method == "POST" and form.is_valid():
         try:
             connection = connection_create(
                 team=team_of(request),
@@ -49,10 +54,10 @@ def connection_new(request: HttpRequest) -> HttpResponse:
                 kind=kind,
                 config=form.config(),
                 credentials=form.credentials(),
+                actor=request.user,
             )
         except ConnectionInputError as exc:
-            for field, message in exc.errors.items():
-                form.add_error(field if field in form.fields else None, message)
+            _place_errors(form, exc)
         except IntegrityError:
             form.add_error("name", "Your team already has a connection with this name.")
         else:
@@ -61,29 +66,57 @@ def connection_new(request: HttpRequest) -> HttpResponse:
             messages.add_message(request, level, f"Connection saved. Test: {result.message}")
             return redirect("connection_detail", connection_id=connection.pk)
     return render(
-        request, "connectors/connection_form.html", {"form": form, "kind": kind, "provider": provider}
+        request,
+        "connectors/connection_form.html",
+        {"form": form, "kind": kind, "provider": provider, "checked": checked},
     )
+
+
+def _place_errors(form: ConnectionForm, exc: ConnectionInputError) -> None:
+    for key, message in exc.errors.items():
+        form.add_error(form.field_for(key), message)
 
 
 @team_required
 def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = connection_get(team=team_of(request), connection_id=connection_id)
     provider = get_provider(connection.kind)
-    initial = {"name": connection.name, **connection.config}
-    form = ConnectionForm(provider, request.POST or None, initial=initial, editing=True)
-    if request.method == "POST" and form.is_valid():
+    initial = {"name": connection.name, **initial_from_config(connection.config)}
+    stored = [name for name, value in connection.get_credentials().items() if value]
+    form = ConnectionForm(
+        provider, request.POST or None, initial=initial, editing=True, stored_secrets=stored
+    )
+    checked: dict[str, str] | None = None
+    if request.method == "POST" and request.POST.get("check"):
+        checked = form.check()
+    elif request.method == "POST" and form.is_valid():
         try:
-            connection_update(connection=connection, config=form.config(), credentials=form.credentials())
+            with transaction.atomic():
+                connection_update(
+                    connection=connection,
+                    name=form.cleaned_data["name"],
+                    config=form.config(),
+                    credentials=form.credentials(),
+                    actor=request.user,
+                )
         except ConnectionInputError as exc:
-            for field, message in exc.errors.items():
-                form.add_error(field if field in form.fields else None, message)
+            _place_errors(form, exc)
+        except IntegrityError:
+            connection.refresh_from_db()
+            form.add_error("name", "Your team already has a connection with this name.")
         else:
             messages.success(request, "Connection updated.")
             return redirect("connection_detail", connection_id=connection.pk)
     return render(
         request,
         "connectors/connection_form.html",
-        {"form": form, "kind": connection.kind, "provider": provider, "connection": connection},
+        {
+            "form": form,
+            "kind": connection.kind,
+            "provider": provider,
+            "connection": connection,
+            "checked": checked,
+        },
     )
 
 
@@ -98,3 +131,42 @@ def connection_test_view(request: HttpRequest, connection_id: int) -> HttpRespon
     level = messages.SUCCESS if result.ok else messages.ERROR
     messages.add_message(request, level, result.message)
     return redirect("connection_detail", connection_id=connection.pk)
+
+
+@require_POST
+@team_required
+def connection_upload(request: HttpRequest, connection_id: int) -> HttpResponse:
+    """Upload the import file of a CSV connection (the next read of the connection reads it)."""
+    connection = connection_get(team=team_of(request), connection_id=connection_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a CSV file to upload.")
+        return redirect("connection_detail", connection_id=connection.pk)
+    try:
+        receipt = csv_upload(
+            connection=connection, upload=upload, filename=upload.name or "", actor=request.user
+        )
+    except CsvUploadRejected as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"{receipt.name} uploaded: {receipt.rows} row{'s' if receipt.rows != 1 else ''}, "
+            f"columns {', '.join(receipt.columns)}.",
+        )
+    return redirect("connection_detail", connection_id=connection.pk)
+
+
+@team_required
+def connection_delete_view(request: HttpRequest, connection_id: int) -> HttpResponse:
+    """Ask first (GET), delete on POST; refused while workflows or syncs still use the connection."""
+    connection = connection_get(team=team_of(request), connection_id=connection_id)
+    if request.method == "POST":
+        try:
+            connection_delete(connection=connection, user=request.user)
+        except ConnectionInUse as exc:
+            messages.error(request, str(exc))
+            return redirect("connection_detail", connection_id=connection.pk)
+        messages.success(request, f"Deleted connection {connection.name}.")
+        return redirect("connection_list")
+    return render(request, "connectors/connection_delete.html", {"connection": connection})

@@ -93,7 +93,11 @@ def oauth_reconnect(request: HttpRequest, connection_id: int) -> HttpResponse:
 def oauth_callback(request: HttpRequest, kind: str) -> HttpResponse:
     try:
         connection = authorization_complete(
-            session=request.session, team=team_of(request), kind=kind, params=request.GET.dict()
+            session=request.session,
+            team=team_of(request),
+            kind=kind,
+            params=request.GET.dict(),
+            actor=request.user,
         )
     except OAuthError as exc:
         return render(request, "connectors/oauth_error.html", {"message": exc.message}, status=400)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from connectors.base import ConnectorError
-from connectors.feasibility import ObjectFeasibility, connection_object_feasibility
+from connectors.feasibility import ObjectFeasibility, connection_object_feasibility, connection_objects
 from connectors.models import Connection
 from connectors.registry import get_provider
 from connectors.schemas import CachedSchema, SchemaChange, schema_cached, schema_entry, schema_refresh
@@ -32,7 +32,7 @@ class SchemaPanel:
 
 
 def _objects(connection: Connection) -> dict[str, str]:
-    return dict(get_provider(connection.kind).objects)
+    return connection_objects(connection=connection)
 
 
 def _panel(

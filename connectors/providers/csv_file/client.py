@@ -54,7 +54,9 @@ EXTRA_FIELD = "_extra"
 
 
 class CsvFileConfig(ConnectionConfig):
-    base_url: str = Field(default="", description="Not used by CSV files.")
+    base_url: str = Field(
+        default="", description="Not used by CSV files.", json_schema_extra={"form_widget": "none"}
+    )
     import_file: str | None = Field(
         default=None, description="File in the uploads folder whose rows are read (e.g. contacts.csv)."
     )

@@ -86,7 +86,11 @@ def _identifier(value: str) -> str:
 
 
 class PostgresTableConfig(ConnectionConfig):
-    base_url: str = Field(default="", description="Not used: the server is given by the DSN credential.")
+    base_url: str = Field(
+        default="",
+        description="Not used: the server is given by the DSN credential.",
+        json_schema_extra={"form_widget": "none"},
+    )
     schema_name: str = Field(default="public", description="Schema of the table.")
     table: str = Field(description="Table name (as in the database, case-sensitive).")
     key_column: str = Field(

@@ -95,9 +95,13 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 class RestManifestConfig(ConnectionConfig):
     base_url: str = Field(
         default="",
+        title="Base URL override",
         description="Optional: replaces the manifest's base_url (e.g. to point at a sandbox or a region).",
     )
-    manifest: str = Field(description="The API's manifest, JSON or YAML (see docs/manifests/README.md).")
+    manifest: str = Field(
+        description="The API's manifest, JSON or YAML (see docs/manifests/README.md).",
+        json_schema_extra={"form_widget": "textarea"},
+    )
 
     @field_validator("base_url")
     @classmethod
