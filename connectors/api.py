@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -65,6 +66,30 @@ def _service_errors(kind: str, errors: dict[str, str]) -> dict[str, Any]:
     return {group: fields for group, fields in placed.items() if fields}
 
 
+def _settings_update(connection: Connection, data: Mapping[str, Any], *, actor: Any) -> None:
+    """The name and the request budget: neither needs the system, so the tested status stays."""
+    changes: dict[str, list[Any]] = {}
+    for name in ("name", "rate_limit_override"):
+        if name in data:
+            value = dict(data[name]) if isinstance(data[name], Mapping) else data[name]
+            if value != getattr(connection, name):
+                changes[name] = [getattr(connection, name), value]
+                setattr(connection, name, value)
+    if not changes:
+        return
+    connection.save(update_fields=[*changes, "updated_at"])
+    from integrations_hub.audit.services import audit_record
+
+    audit_record(
+        team=connection.team_id,
+        actor=actor,
+        action="connection.updated",
+        obj=connection,
+        summary=f"Changed {', '.join(sorted(changes))} of connection {connection.name!r}",
+        changes=changes,
+    )
+
+
 class ConnectionViewSet(TeamViewSet):
     """Connections of the caller's team. Credentials go in, never come out (`has_credentials` only)."""
 
@@ -96,6 +121,7 @@ class ConnectionViewSet(TeamViewSet):
                 kind=data["kind"],
                 config=data["config"],
                 credentials=data["credentials"],
+                actor=request.user,
             )
         except ConnectionInputError as exc:
             raise serializers.ValidationError(_service_errors(data["kind"], exc.errors)) from None
@@ -113,14 +139,21 @@ class ConnectionViewSet(TeamViewSet):
         connection = self._connection()
         payload = ConnectionUpdateSerializer(data=request.data, context={"connection": connection})
         payload.is_valid(raise_exception=True)
+        data = payload.validated_data
         try:
-            connection = connection_update(
-                connection=connection,
-                config=payload.validated_data.get("config"),
-                credentials=payload.validated_data.get("credentials"),
-            )
+            with transaction.atomic():
+                if "config" in data or "credentials" in data:
+                    connection = connection_update(
+                        connection=connection,
+                        config=data.get("config"),
+                        credentials=data.get("credentials"),
+                        actor=request.user,
+                    )
+                _settings_update(connection, data, actor=request.user)
         except ConnectionInputError as exc:
             raise serializers.ValidationError(_service_errors(connection.kind, exc.errors)) from None
+        except IntegrityError:
+            raise serializers.ValidationError({"name": [NAME_TAKEN]}) from None
         return Response(ConnectionSerializer(connection).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="Workflows still use it.")})

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from connectors.base import Capabilities, Provider
+from connectors.base import Capabilities, Provider, RateLimit
 from connectors.models import Connection
 from connectors.registry import PROVIDERS, get_provider
 from integrations_hub.api.serializers import RejectUnknownFields
@@ -168,7 +168,40 @@ class ConnectionCreateSerializer(RejectUnknownFields, serializers.Serializer[Any
         return attrs
 
 
+class RateLimitOverrideSerializer(RejectUnknownFields, serializers.Serializer[Any]):
+    """A request budget for this account instead of the connector's documented one."""
+
+    requests = serializers.IntegerField(
+        min_value=2, max_value=1_000_000, help_text="At most this many requests per interval."
+    )
+    interval_seconds = serializers.FloatField(max_value=86_400, help_text="The interval, in seconds (> 0).")
+    burst = serializers.IntegerField(
+        min_value=1, max_value=1_000_000, default=1, help_text="Requests allowed at once (< requests)."
+    )
+
+    def validate_interval_seconds(self, value: float) -> float:
+        if not value > 0:
+            raise serializers.ValidationError("Must be more than 0 seconds.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            RateLimit.from_dict(attrs)
+        except ValueError as exc:
+            raise serializers.ValidationError({"burst": [str(exc)]}) from None
+        return attrs
+
+
 class ConnectionUpdateSerializer(RejectUnknownFields, serializers.Serializer[Any]):
+    """Only what is sent changes. Settings and credentials are checked with the connector; a rename or a
+    new request budget alone leaves the connection's tested status as it is."""
+
+    name = serializers.CharField(max_length=120, required=False)
+    rate_limit_override = RateLimitOverrideSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Replaces the connector's request budget for this account; null restores the default.",
+    )
     config = serializers.DictField(
         required=False, help_text="Replaces the stored config as a whole (send every setting)."
     )
@@ -182,6 +215,16 @@ class ConnectionUpdateSerializer(RejectUnknownFields, serializers.Serializer[Any
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         connection: Connection = self.context["connection"]
         _check_credential_names(connection.kind, attrs.get("credentials") or {})
+        name = attrs.get("name")
+        if (
+            name is not None
+            and Connection.objects.filter(team_id=connection.team_id, name=name)
+            .exclude(pk=connection.pk)
+            .exists()
+        ):
+            raise serializers.ValidationError(
+                {"name": ["Your team already has a connection with this name."]}
+            )
         return attrs
 
 

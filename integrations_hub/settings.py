@@ -220,6 +220,9 @@ HUB_DEFAULT_POLL_SECONDS = env_int("HUB_DEFAULT_POLL_SECONDS", 60, minimum=5)
 HUB_RUN_RECORDS_PAGE_SIZE = env_int("HUB_RUN_RECORDS_PAGE_SIZE", 50, minimum=1)
 # Seconds to wait before each retry of a webhook event whose write failed transiently.
 HUB_RETRY_SCHEDULE_SECONDS = env_int_list("HUB_RETRY_SCHEDULE_SECONDS", [60, 600, 1800, 10800])
+# Deliveries one webhook URL accepts per minute (a workflow may set its own; 0: no limit). Beyond it the
+# sender gets 429 with Retry-After and delivers again later.
+HUB_WEBHOOK_RATE_PER_MINUTE = env_int("HUB_WEBHOOK_RATE_PER_MINUTE", 6000, minimum=0)
 # --- Email (incident alerts) ------------------------------------------------
 # With EMAIL_HOST set, alerts go out by SMTP; without it they are written to the log (the demo).
 EMAIL_HOST = env_str("EMAIL_HOST", "")
@@ -280,6 +283,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
+
+def api_throttle_rate(name: str, default: str) -> str | None:
+    """An API request budget from the environment: "120/minute" (as DRF reads it), or "off" for none."""
+    raw = env_str(name, default).strip().lower()
+    if raw in {"off", "none", "0"}:
+        return None
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in {"second", "minute", "hour", "day"}:
+        raise ImproperlyConfiguredSetting(
+            f"{name} must be a number of requests per second, minute, hour or day (e.g. 120/minute), "
+            f"or off; got {raw!r}"
+        )
+    return f"{int(count)}/{period}"
+
+
 # The REST API (/api/v1/, integrations_hub/api/). Token first: its WWW-Authenticate header makes an
 # anonymous request a 401 rather than a 403. Sessions work too (with CSRF on unsafe methods).
 REST_FRAMEWORK = {
@@ -295,6 +313,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "EXCEPTION_HANDLER": "integrations_hub.api.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "integrations_hub.api.schema.ApiAutoSchema",
+    # Request budgets (integrations_hub/api/throttling.py): per user across all their tokens and sessions,
+    # and per address for requests without credentials. "N/second|minute|hour|day", or "off".
+    "DEFAULT_THROTTLE_CLASSES": [
+        "integrations_hub.api.throttling.UserThrottle",
+        "integrations_hub.api.throttling.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": api_throttle_rate("HUB_API_THROTTLE_USER", "1200/minute"),
+        "anon": api_throttle_rate("HUB_API_THROTTLE_ANON", "120/minute"),
+    },
+    # How many proxies in front of the hub append to X-Forwarded-For. 0: the address is the peer's own
+    # (DRF's default, None, would trust a header any client can write, and so any budget could be dodged).
+    "NUM_PROXIES": env_int("HUB_API_NUM_PROXIES", 0),
 }
 
 # --- Security headers and cookies -------------------------------------------

@@ -50,6 +50,14 @@ urlpatterns = [
     path("connections/<int:connection_id>/", connector_views.connection_detail, name="connection_detail"),
     path("connections/<int:connection_id>/edit/", connector_views.connection_edit, name="connection_edit"),
     path(
+        "connections/<int:connection_id>/upload/", connector_views.connection_upload, name="connection_upload"
+    ),
+    path(
+        "connections/<int:connection_id>/delete/",
+        connector_views.connection_delete_view,
+        name="connection_delete",
+    ),
+    path(
         "connections/<int:connection_id>/test/", connector_views.connection_test_view, name="connection_test"
     ),
     path(

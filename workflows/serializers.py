@@ -62,6 +62,8 @@ class WorkflowSerializer(serializers.ModelSerializer[Workflow]):
             "webhook_signature",
             "webhook_id_path",
             "webhook_record_path",
+            "webhook_updated_at_path",
+            "webhook_rate_per_minute",
             "published_version",
             "has_unpublished_changes",
             "last_checked_at",
@@ -149,12 +151,24 @@ class WorkflowUpdateSerializer(RejectUnknownFields, serializers.ModelSerializer[
             "webhook_signature",
             "webhook_id_path",
             "webhook_record_path",
+            "webhook_updated_at_path",
+            "webhook_rate_per_minute",
             "publish",
         ]
         extra_kwargs = {name: {"required": False} for name in fields}
 
     def validate_mapping(self, value: Any) -> dict[str, Any]:
         return _check_mapping(value)
+
+    def validate_webhook_updated_at_path(self, value: str) -> str:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
+
+        try:
+            jmespath.compile(value) if value else None
+        except JMESPathError as exc:
+            raise serializers.ValidationError(f"Not a JMESPath expression: {exc}") from None
+        return value
 
     def validate_name(self, value: str) -> str:
         workflow: Workflow = self.context["workflow"]
@@ -250,6 +264,12 @@ class WorkflowDocumentSerializer(RejectUnknownFields, serializers.Serializer[Any
     target = _TargetDocumentSerializer()
     match_field = serializers.CharField(max_length=120, required=False, default="email")
     mapping = serializers.JSONField()
+    steps = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        default=list,
+        help_text="Multi-step definition, if any.",
+    )
 
     def validate_mapping(self, value: Any) -> dict[str, Any]:
         return _check_mapping(value)

@@ -9,6 +9,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 SYSTEM_TASKS = {
     "hub: hand due webhook events to workflows": ("workflows.sweep", 60),
     "hub: prune old run records": ("workflows.prune_runs", 3600),
+    "hub: prune expired API idempotency keys": ("api.prune_idempotency_keys", 3600),
 }
 
 

@@ -26,12 +26,13 @@ def execute_run(run_id: int) -> None:
     max_retries=None,
     default_retry_delay=2,
 )
-def process_webhook_events(self: Any, workflow_id: int) -> None:
-    from workflows.services.webhooks import webhook_process
+def process_webhook_events(self: Any, workflow_id: int, requested_at: float | None = None) -> None:
+    """Drain the workflow's pending events. Intake queues at most one of these per short window."""
+    from workflows.services.webhooks import DRAIN_GUARD_SECONDS, webhook_drain
 
-    if webhook_process(workflow_id=workflow_id) is False:
+    if webhook_drain(workflow_id=workflow_id, requested_at=requested_at) is False:
         # Another run of this workflow is busy; it may finish without seeing these events, so look again.
-        raise self.retry(countdown=2)
+        raise self.retry(countdown=max(DRAIN_GUARD_SECONDS, 0.5))
 
 
 @shared_task(name="workflows.send_incident_alert", ignore_result=True)
@@ -65,3 +66,11 @@ def prune_runs() -> None:
     from workflows.services.maintenance import runs_prune
 
     runs_prune()
+
+
+@shared_task(name="api.prune_idempotency_keys", ignore_result=True)
+def prune_idempotency_keys() -> int:
+    """Hourly: forget the API's Idempotency-Keys older than their 24 hours (of every user)."""
+    from integrations_hub.api.idempotency import idempotency_prune
+
+    return idempotency_prune()

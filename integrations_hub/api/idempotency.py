@@ -87,7 +87,7 @@ def idempotency_begin(
     """Claim `key` for this request, or return the stored first response; raises an IdempotencyError."""
     validate_key(key)
     now = timezone.now()
-    # Keys live 24 hours; the caller's expired keys go here, which keeps the table small without a task.
+    # Keys live 24 hours; the caller's expired keys go here, everyone's hourly (idempotency_prune).
     IdempotencyKey.objects.filter(user=user, created_at__lt=now - KEY_TTL).delete()
     for _attempt in range(3):
         try:
@@ -165,7 +165,7 @@ def idempotency_release(*, claim: Claim) -> None:
 
 
 def idempotency_prune(*, now: datetime | None = None) -> int:
-    """Delete every expired key (all users). Returns how many were deleted."""
+    """Delete every expired key (all users); the hourly task api.prune_idempotency_keys. Returns how many."""
     cutoff = (now or timezone.now()) - KEY_TTL
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted

@@ -8,6 +8,7 @@ validation errors. Unexpected exceptions become a 500 problem and are logged wit
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -142,7 +143,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         headers["WWW-Authenticate"] = str(exc.auth_header)  # type: ignore[attr-defined]
     wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
     if wait:
-        headers["Retry-After"] = str(int(wait))
+        # Whole seconds, rounded up: a client that waits exactly this long is not refused again.
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
     if isinstance(exc, exceptions.ValidationError):
         errors = flatten_errors(exc.detail)
         general = errors.get(api_settings.NON_FIELD_ERRORS_KEY, [])

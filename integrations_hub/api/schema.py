@@ -38,7 +38,13 @@ _DESCRIPTIONS = {
     "409": "Conflicts with the current state, or an Idempotency-Key was reused for another request.",
     "413": "The request body is too large.",
     "415": "The body is not JSON.",
+    "429": "Over the request budget; retry after the `Retry-After` seconds.",
     "500": "An error on our side; it is logged.",
+}
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before the next request.",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 IDEMPOTENCY_PARAMETER: dict[str, Any] = {
@@ -57,6 +63,7 @@ def _named_choice_sets() -> dict[tuple[str, ...], str]:
     # Imported late: the models are not loaded when the settings name this module.
     from connectors.models import Connection
     from workflows.models import Run, RunRecord, Workflow
+    from workflows.sync.models import DuplicateHold, Side, Sync, SyncConflict, SyncOutcome, SyncRun
 
     named: dict[str, type[TextChoices]] = {
         "ConnectionStatus": Connection.Status,
@@ -66,6 +73,17 @@ def _named_choice_sets() -> dict[tuple[str, ...], str]:
         "RunStatus": Run.Status,
         "RunTrigger": Run.Trigger,
         "RecordOutcome": RunRecord.Outcome,
+        "SyncCreateMode": Sync.Create,
+        "SyncFirstSync": Sync.FirstSync,
+        "SyncDeletion": Sync.Deletion,
+        "SyncSide": Side,
+        "SyncRunStatus": SyncRun.Status,
+        "SyncRunTrigger": SyncRun.Trigger,
+        "SyncOutcomeKind": SyncOutcome.Outcome,
+        "ConflictStatus": SyncConflict.Status,
+        "ConflictChoice": SyncConflict.Choice,
+        "DuplicateHoldStatus": DuplicateHold.Status,
+        "DuplicateHoldChoice": DuplicateHold.Choice,
     }
     return {tuple(str(v) for v in choices.values): name for name, choices in named.items()}
 
@@ -111,7 +129,7 @@ def add_problem_responses(
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            statuses = ["400", "401", "403", "404", "406", "500"]
+            statuses = ["400", "401", "403", "404", "406", "429", "500"]
             if "requestBody" in operation or method in {"post", "put", "patch"}:
                 statuses += ["413", "415"]
             if method == "post":
@@ -122,6 +140,7 @@ def add_problem_responses(
             for code in statuses:
                 response = operation["responses"].setdefault(code, {"description": _DESCRIPTIONS[code]})
                 response.setdefault("content", {}).update(problem)
+            operation["responses"]["429"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
             for code, response in operation["responses"].items():
                 # Responses the views declared as errors (409, 502) are problems too.
                 if code.startswith(("4", "5")) and code not in statuses:

@@ -15,6 +15,7 @@ from integrations_hub.api import views
 from integrations_hub.api.docs import SwaggerView
 from integrations_hub.api.problems import NotFoundView
 from workflows.api import RunViewSet, WorkflowViewSet
+from workflows.sync.api import ConflictViewSet, DuplicateHoldViewSet, SyncRunViewSet, SyncViewSet
 
 app_name = "api"
 
@@ -24,11 +25,16 @@ router.register("connector-types", ConnectorTypeViewSet, basename="connector-typ
 router.register("connections", ConnectionViewSet, basename="connection")
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("runs", RunViewSet, basename="run")
+router.register("syncs", SyncViewSet, basename="sync")
+router.register("sync-runs", SyncRunViewSet, basename="sync-run")
+router.register("conflicts", ConflictViewSet, basename="conflict")
+router.register("duplicate-holds", DuplicateHoldViewSet, basename="duplicate-hold")
 
 SCHEMA_SETTINGS = {
     "TITLE": "Integrations Hub API",
     "DESCRIPTION": (
-        "Manage connections and workflows, run them and read per-record results. "
+        "Manage connections, workflows and two-way syncs, run them and read per-record results; "
+        "resolve sync conflicts and duplicate holds (team admins). "
         "Authenticate with `Authorization: Token <key>` (create keys at /account/tokens/) or a session. "
         "Errors are `application/problem+json`. See docs/api.md."
     ),

@@ -18,8 +18,36 @@ from tests.workflows.helpers import CONTACT_MAPPING
 from workflows.models import Run, RunRecord, Workflow
 from workflows.services.webhooks import webhook_secret_set
 from workflows.services.workflow import workflow_create
+from workflows.sync.models import DuplicateHold, Sync, SyncConflict, SyncLink, SyncOutcome, SyncRun
+from workflows.sync.services.definition import sync_create
 
 ClientFor = Callable[[Any], APIClient]
+
+# A contacts ↔ users sync over the sandbox CRM and helpdesk: email matches, notes go to manual review.
+SYNC_FIELDS: list[dict[str, Any]] = [
+    {"key": "email", "a": "email", "b": "email", "direction": "both", "policy": "a_wins"},
+    {
+        "key": "name",
+        "a": "firstname",
+        "b": "name",
+        "direction": "a_to_b",
+        "a_to_b": {
+            "source": ["firstname", "lastname"],
+            "transforms": [{"name": "join", "args": {"separator": " "}}],
+        },
+    },
+    {"key": "phone", "a": "phone", "b": "phone", "direction": "both", "policy": "b_wins"},
+    {"key": "notes", "a": "notes_internal", "b": "notes", "direction": "both", "policy": "manual"},
+]
+SYNC_MATCH: list[dict[str, Any]] = [{"rule": "email", "a": "email", "b": "email"}]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_budgets() -> None:
+    """API throttles count in the cache, which outlives a test; every test starts with a full budget."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 def token_client(user: Any) -> APIClient:
@@ -71,6 +99,56 @@ class World:
     failed_record: RunRecord
     ok_record: RunRecord
     webhook_secret: str
+    sync: Sync
+    sync_run: SyncRun
+    conflict: SyncConflict
+    hold: DuplicateHold
+
+
+def build_sync(team: Team, crm: Connection, helpdesk: Connection, prefix: str = "") -> dict[str, Any]:
+    """A sync with a finished run, an open conflict and an open duplicate hold, made directly."""
+    sync = sync_create(
+        team=team,
+        name=f"{prefix}Contacts ↔ users",
+        a_connection=crm,
+        a_object="contacts",
+        b_connection=helpdesk,
+        b_object="users",
+        fields=SYNC_FIELDS,
+        match=SYNC_MATCH,
+    )
+    link = SyncLink.objects.create(
+        sync=sync,
+        a_id="101",
+        b_id="10001",
+        matched_by="email",
+        a_values={"email": "ada@example.com", "notes_internal": "n"},
+        b_values={"email": "ada@example.com", "notes": "n"},
+    )
+    conflict = SyncConflict.objects.create(
+        sync=sync,
+        link=link,
+        pair_key="notes",
+        a_field="notes_internal",
+        b_field="notes",
+        a_value="crm says: renewal in May",
+        b_value="desk says: asked for a refund",
+    )
+    hold = DuplicateHold.objects.create(
+        sync=sync,
+        side="a",
+        record_id="102",
+        label="lead@example.com",
+        rule="email",
+        key="lead@example.com",
+        reason="Two users of the helpdesk have this email.",
+        candidates=["10002", "10003"],
+    )
+    run = SyncRun.objects.create(
+        sync=sync, status=SyncRun.Status.SUCCEEDED, trigger=SyncRun.Trigger.MANUAL, read_a=2, conflicts=1
+    )
+    SyncOutcome.objects.create(run=run, a_id="101", b_id="10001", outcome=SyncOutcome.Outcome.CONFLICT)
+    return {"sync": sync, "sync_run": run, "conflict": conflict, "hold": hold}
 
 
 def build_world(team: Team, *, crm_url: str, helpdesk_url: str, prefix: str = "") -> World:
@@ -124,6 +202,7 @@ def build_world(team: Team, *, crm_url: str, helpdesk_url: str, prefix: str = ""
         failed_record=failed_record,
         ok_record=ok_record,
         webhook_secret=secret,
+        **build_sync(team, crm, helpdesk, prefix),
     )
 
 

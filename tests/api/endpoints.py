@@ -62,6 +62,9 @@ def api_operations() -> list[Operation]:
         actions: dict[str, str] = getattr(callback, "actions", None) or {}
         assert actions, f"{route}: every /api/v1/ endpoint is a viewset route"
         for method, action in actions.items():
+            if method == "head":
+                # DRF adds HEAD (as GET) to a route's actions when it first serves it: not an operation.
+                continue
             operations.append(
                 Operation(
                     name=str(pattern.name),
@@ -81,6 +84,11 @@ def url_for(operation: Operation, world: World) -> str:
         "connection": lambda w: {"pk": w.spare.pk if operation.method == "delete" else w.crm.pk},
         "workflow": lambda w: {"pk": w.workflow.pk},
         "run": lambda w: {"pk": w.run.pk},
+        # Before "sync": "sync-run-detail" also starts with "sync-".
+        "sync-run": lambda w: {"pk": w.sync_run.pk},
+        "sync": lambda w: {"pk": w.sync.pk},
+        "conflict": lambda w: {"pk": w.conflict.pk},
+        "duplicate-hold": lambda w: {"pk": w.hold.pk},
     }
     for known, make in objects.items():
         if operation.name.startswith(known + "-"):
@@ -127,6 +135,20 @@ BODIES: dict[str, Callable[[World], dict[str, Any] | None]] = {
     },
     "POST workflow-rotate-webhook-secret": lambda w: None,
     "POST run-replay": lambda w: {"record_ids": [w.failed_record.pk], "version": "ran"},
+    "POST sync-list": lambda w: {
+        "name": "Another sync",
+        "a_connection": w.crm.pk,
+        "a_object": "contacts",
+        "b_connection": w.helpdesk.pk,
+        "b_object": "users",
+        "fields": [{"key": "email", "a": "email", "b": "email", "direction": "both", "policy": "a_wins"}],
+        "match": [{"rule": "email", "a": "email", "b": "email"}],
+    },
+    "PATCH sync-detail": lambda w: {"poll_interval_seconds": 300},
+    "POST sync-run": lambda w: None,
+    "POST conflict-resolve": lambda w: {"choice": "a"},
+    "POST conflict-resolve-bulk": lambda w: {"conflicts": [w.conflict.pk], "choice": "b"},
+    "POST duplicate-hold-resolve": lambda w: {"choice": "link", "candidate": "10002"},
 }
 
 

@@ -24,6 +24,10 @@ TEAM_LISTS: dict[str, Callable[[World], set[int]]] = {
     "connection-list": lambda w: {w.crm.pk, w.helpdesk.pk, w.spare.pk},
     "workflow-list": lambda w: {w.workflow.pk},
     "run-list": lambda w: {w.run.pk},
+    "sync-list": lambda w: {w.sync.pk},
+    "sync-run-list": lambda w: {w.sync_run.pk},
+    "conflict-list": lambda w: {w.conflict.pk},
+    "duplicate-hold-list": lambda w: {w.hold.pk},
 }
 
 

@@ -163,6 +163,8 @@ _EDITABLE = {
     "webhook_signature",
     "webhook_id_path",
     "webhook_record_path",
+    "webhook_updated_at_path",
+    "webhook_rate_per_minute",
 }
 
 
