@@ -60,6 +60,13 @@ bench: venv
 	$(PY) -m bench
 
 # The two-way sync state machine with 2,000 examples instead of the normal run's 200 (several minutes).
+# Checks every installed dependency against PyPI's vulnerability data. It needs pypi.org's JSON API, which a
+# machine that reaches only a package mirror does not have; there pip-audit reports "could not be audited".
+.PHONY: audit
+audit: venv
+	$(PY) -m pip install --quiet pip-audit
+	$(VENV)/bin/pip-audit --strict --skip-editable
+
 .PHONY: test-deep
 test-deep: venv
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest tests/workflows/sync

@@ -196,6 +196,23 @@ HUB_RATE_LIMIT_REDIS_URL = env_str(
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
 )
 
+# A cache every web and worker process shares: API throttle budgets, the per-URL webhook limit's
+# fallback and the webhook drain guard. A Redis URL; empty keeps one in-memory cache per process, which
+# is right for a single web process (the demo) and means per-process budgets when there are several.
+HUB_CACHE_URL = env_str("HUB_CACHE_URL", "")
+if HUB_CACHE_URL:
+    if not HUB_CACHE_URL.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfiguredSetting(
+            f"HUB_CACHE_URL must start with redis:// or rediss://, got {HUB_CACHE_URL!r}"
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": HUB_CACHE_URL,
+            "KEY_PREFIX": "hub",
+        }
+    }
+
 # --- OAuth apps ("Connect with ...") ----------------------------------------
 # One app per provider, registered with the external system: HUB_OAUTH_<KIND>_CLIENT_ID and
 # _CLIENT_SECRET, optionally _AUTHORIZE_URL, _TOKEN_URL (default: the system's real endpoints, e.g. to

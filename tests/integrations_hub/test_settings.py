@@ -71,3 +71,49 @@ def test_process_refuses_to_start_with_a_malformed_setting(variable: str, value:
     assert result.returncode != 0
     assert variable in result.stderr
     assert "ImproperlyConfiguredSetting" in result.stderr
+
+
+def _cache_probe(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    script = "import django; django.setup(); " + code
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "integrations_hub.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_hub_cache_url_makes_every_process_share_one_cache() -> None:
+    redis_url = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    key = f"shared-cache-probe-{os.getpid()}"
+    env = {**os.environ, "HUB_CACHE_URL": redis_url}
+    written = _cache_probe(env, f"from django.core.cache import cache; cache.set({key!r}, 'seen', 30)")
+    if written.returncode != 0 and "Connection refused" in written.stderr:
+        pytest.skip(f"no Redis at {redis_url}")
+    assert written.returncode == 0, written.stderr
+
+    read = _cache_probe(
+        env, f"from django.core.cache import cache; print(cache.get({key!r})); cache.delete({key!r})"
+    )
+
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "seen"
+
+
+def test_without_hub_cache_url_each_process_keeps_its_own_cache() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HUB_CACHE_URL"}
+    result = _cache_probe(
+        env, "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache"
+
+
+def test_a_cache_url_that_is_not_redis_names_the_variable() -> None:
+    result = _cache_probe({**os.environ, "HUB_CACHE_URL": "memcached://x"}, "pass")
+
+    assert result.returncode != 0
+    assert "HUB_CACHE_URL" in result.stderr
