@@ -26,6 +26,8 @@ class CapabilitiesSerializer(serializers.Serializer[Capabilities]):
     upsert_key = serializers.CharField(allow_null=True)
     batch_size = serializers.IntegerField()
     webhooks = serializers.BooleanField()
+    delete = serializers.BooleanField()
+    find = serializers.BooleanField(help_text="Records can be looked up by a field value (lookup steps).")
 
 
 class ConnectorObjectSerializer(serializers.Serializer[Any]):
@@ -242,7 +244,8 @@ class SchemaQuerySerializer(serializers.Serializer[Any]):
 
     def validate_object(self, value: str) -> str:
         connection: Connection = self.context["connection"]
-        objects = get_provider(connection.kind).objects
+        # A manifest's or table's objects come from its config, not from the provider class.
+        objects = get_provider(connection.kind).objects_for(connection.config)
         if objects and value not in objects:
             raise serializers.ValidationError(f"Choose one of: {', '.join(objects)}.")
         return value

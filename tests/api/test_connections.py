@@ -25,6 +25,20 @@ def test_connector_types_describe_config_as_json_schema_credentials_and_objects(
     assert editor_api.get("/api/v1/connector-types/nope").status_code == 404
 
 
+def test_connector_types_say_which_objects_can_be_looked_up_and_deleted(
+    world: World, editor_api: APIClient
+) -> None:
+    def capabilities(kind: str, object_name: str) -> dict[str, Any]:
+        body = editor_api.get(f"/api/v1/connector-types/{kind}").json()
+        return next(o for o in body["objects"] if o["name"] == object_name)["capabilities"]
+
+    hubspot_contacts = capabilities("hubspot", "contacts")
+    slack_messages = capabilities("slack", "messages")
+
+    assert hubspot_contacts["find"] is True and hubspot_contacts["delete"] is True
+    assert slack_messages["find"] is False and slack_messages["delete"] is False
+
+
 def test_a_created_connection_keeps_its_credentials_encrypted_and_never_shows_them(
     world: World, editor_api: APIClient
 ) -> None:

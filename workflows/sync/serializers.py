@@ -78,7 +78,9 @@ class _TeamConnectionField(serializers.PrimaryKeyRelatedField):
 
 
 def _check_object(connection: Connection, object_name: str) -> str | None:
-    objects = get_provider(connection.kind).objects if connection.kind in PROVIDERS else {}
+    objects = (
+        get_provider(connection.kind).objects_for(connection.config) if connection.kind in PROVIDERS else {}
+    )
     if objects and object_name not in objects:
         return f"{connection.name} has no object {object_name!r}; choose one of: {', '.join(objects)}."
     return None
