@@ -33,6 +33,19 @@ from workflows.builder_forms import (
     new_key,
 )
 from workflows.builder_schema import field_note, suggest_pairs, suggested_transforms, value_map_prefill
+from workflows.builder_steps import (
+    EDITABLE_KINDS,
+    NOT_FOUND,
+    UNITS,
+    Readable,
+    StepDraft,
+    check_steps,
+    operations,
+    places,
+    readable_before,
+    steps_from_drafts,
+    typed_text,
+)
 from workflows.engine.conditions import OPERATORS, ConditionSpecError, compile_condition
 from workflows.engine.diff import canonical
 from workflows.engine.mapping import Issue, parse_spec, validate_against_schemas
@@ -115,7 +128,7 @@ def _objects(connection: Connection | None) -> list[tuple[str, str]]:
     if connection is None:
         return []
     try:
-        return list(get_provider(connection.kind).objects.items())
+        return list(get_provider(connection.kind).objects_for(connection.config).items())
     except UnknownConnector:
         return []
 
@@ -158,6 +171,8 @@ class Builder:
     input_errors: int = 0
     mapping_issues: list[str] = field(default_factory=list)
     publish_blockers: list[str] = field(default_factory=list)
+    # The sides ("source", "target") whose connection differs from the saved workflow's.
+    moved: list[str] = field(default_factory=list)
 
     @property
     def target_types(self) -> dict[str, str]:
@@ -168,10 +183,6 @@ def builder_for(
     *, draft: Draft, connections: list[Connection], workflow: Workflow | None = None, fetch: bool = True
 ) -> Builder:
     by_id = {c.pk: c for c in connections}
-    # On an existing workflow the connections are fixed (the services change only the draft's settings).
-    if workflow is not None:
-        draft.source_connection_id = workflow.source_connection_id
-        draft.target_connection_id = workflow.target_connection_id
     source_connection = by_id.get(draft.source_connection_id) if draft.source_connection_id else None
     target_connection = by_id.get(draft.target_connection_id) if draft.target_connection_id else None
     # After a switch to another connection, an object the new one does not have is no choice at all.
@@ -184,6 +195,12 @@ def builder_for(
         target=load_side(target_connection, draft.target_object, fetch=fetch),
         workflow=workflow,
     )
+    if workflow is not None:
+        # A saved workflow may move to other connections; the page says what that resets.
+        if (source_connection.pk if source_connection else None) != workflow.source_connection_id:
+            builder.moved.append("source")
+        if (target_connection.pk if target_connection else None) != workflow.target_connection_id:
+            builder.moved.append("target")
     builder.feasibility = _feasibility(builder)
     builder.source_support = _support(builder.source.connection, draft.source_object)
     builder.target_support = _support(builder.target.connection, draft.target_object)
@@ -250,11 +267,13 @@ def check(builder: Builder, *, name_taken: bool) -> None:
     if draft.poll_interval_seconds < MIN_POLL_SECONDS:
         draft.add_error("poll_interval_seconds", f"Check at most every {MIN_POLL_SECONDS} seconds.")
     tree = draft.condition_tree()
-    if tree is not None:
+    if tree is not None and not draft.multi_step:
         try:
             compile_condition(tree)
         except ConditionSpecError as exc:
             draft.errors["conditions"] = list(exc.messages)
+    if draft.multi_step:
+        check_step_list(builder)
     check_mapping(builder)
     if builder.feasibility is not None:
         builder.publish_blockers.extend(builder.feasibility.blockers)
@@ -263,7 +282,7 @@ def check(builder: Builder, *, name_taken: bool) -> None:
 def check_mapping(builder: Builder) -> None:
     """Row errors and warnings from the schemas (or the spec alone when a schema is missing)."""
     draft = builder.draft
-    if draft.steps:
+    if draft.multi_step or draft.steps:
         return
     types = builder.target_types
     spec = draft.mapping_spec(types)
@@ -282,6 +301,31 @@ def check_mapping(builder: Builder) -> None:
     builder.publish_blockers.extend(errors)
     if not draft.filled_rows:
         builder.publish_blockers.append("Map at least one field.")
+
+
+def check_step_list(builder: Builder) -> None:
+    """Compile the steps; each problem goes next to its step (and setting), the rest above the list."""
+    draft = builder.draft
+    for step in draft.step_drafts:
+        step.errors.clear()
+    # Rebuilt so the problems of reading the post (a number that isn't one) are noted on the steps.
+    if draft.steps_mode != "json":
+        draft.steps = steps_from_drafts(draft.step_drafts)
+    general = check_steps(draft.step_drafts, _step_trigger(draft), draft.steps)
+    if general:
+        draft.errors["steps"] = general
+    problems = sum(len(m) for step in draft.step_drafts for m in step.errors.values()) + len(general)
+    builder.input_errors += problems
+    if problems:
+        builder.publish_blockers.append("Fix the steps marked below.")
+
+
+def _step_trigger(draft: Draft) -> dict[str, Any]:
+    return {
+        "type": draft.trigger,
+        "connection": draft.source_connection_id or "inbound",
+        "object": draft.source_object or "events",
+    }
 
 
 def _attach(rows: list[RowDraft], issues: list[Issue], general: list[str]) -> None:
@@ -459,7 +503,7 @@ def preview(builder: Builder) -> PreviewResult:
     record, error = draft.sample_record()
     if record is None:
         return PreviewResult(error=error)
-    if draft.steps:
+    if draft.multi_step or draft.steps:
         return _preview_steps(builder, record)
     result = PreviewResult()
     tree = draft.condition_tree()
@@ -487,14 +531,7 @@ def preview(builder: Builder) -> PreviewResult:
 
 def _preview_steps(builder: Builder, record: dict[str, Any]) -> PreviewResult:
     draft = builder.draft
-    definition = {
-        "trigger": {
-            "type": draft.trigger,
-            "connection": draft.source_connection_id or "inbound",
-            "object": draft.source_object or "events",
-        },
-        "steps": draft.steps,
-    }
+    definition = {"trigger": _step_trigger(draft), "steps": draft.steps}
     found = preview_definition(definition, record)
     result = PreviewResult(ok=found.ok, issues=[{"level": "error", "message": m} for m in found.errors])
     if found.execution is not None:
@@ -561,5 +598,97 @@ def context(builder: Builder) -> dict[str, Any]:
         "poll_choices": poll_choices(draft.poll_interval_seconds),
         "start_choices": Workflow.StartFrom.choices,
         "unmapped_required": unmapped_required(builder),
-        "steps_json": json.dumps(draft.steps, indent=2) if draft.steps else "",
+        "steps_json": json.dumps(draft.steps, indent=2, ensure_ascii=False) if draft.steps else "",
+        "step_tree": step_views(builder) if draft.multi_step else [],
+        "step_kinds": list(EDITABLE_KINDS.items()),
+        **step_choices(),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The step list editor
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StepView:
+    """One step as the editor shows it, with its branch arms as nested views."""
+
+    d: StepDraft
+    place: str
+    first: bool
+    last: bool
+    readable: list[Readable]
+    objects: list[tuple[str, str]]
+    fields: list[FieldOption]
+    typed: str
+    then: list[StepView] = field(default_factory=list)
+    otherwise: list[StepView] = field(default_factory=list)
+
+    @property
+    def object_listed(self) -> bool:
+        return any(name == self.d.object for name, _ in self.objects)
+
+    @property
+    def placeholders(self) -> list[str]:
+        return ["{" + item.name + "}" for item in self.readable]
+
+
+def step_views(builder: Builder) -> list[StepView]:
+    """The step tree with, for each step, the names it may read and its connection's objects and fields.
+
+    Schemas come from the cache only: a step editor never waits for a system (the schema page fetches).
+    """
+    draft = builder.draft
+    by_id = {str(c.pk): c for c in builder.connections}
+    sides: dict[tuple[str, str], Side] = {}
+
+    def side(step: StepDraft) -> Side:
+        key = (step.connection, step.object)
+        if key not in sides:
+            sides[key] = load_side(by_id.get(step.connection), step.object, fetch=False)
+        return sides[key]
+
+    step_fields: dict[str, list[str]] = {}
+    for step in draft.step_drafts:
+        schema = side(step).schema if step.type in ("lookup", "action") else None
+        if schema is not None:
+            step_fields[step.key] = [f.name for f in schema.fields]
+    trigger = [Readable(option.name, option.text) for option in builder.source.options] + [
+        Readable("trigger.id", "The id of the record that started the workflow")
+    ]
+    readable = readable_before(draft.step_drafts, trigger, step_fields)
+    where = {step.key: place for place, step in places(draft.step_drafts).items()}
+    keys = {step.key for step in draft.step_drafts}
+    groups: dict[tuple[str, str], list[StepDraft]] = {}
+    for step in draft.step_drafts:
+        home = (step.parent, step.arm) if step.parent in keys else ("", "")
+        groups.setdefault(home, []).append(step)
+
+    def build(home: tuple[str, str]) -> list[StepView]:
+        members = groups.get(home, [])
+        views = []
+        for index, step in enumerate(members):
+            loaded = side(step)
+            view = StepView(
+                d=step,
+                place=where.get(step.key, ""),
+                first=index == 0,
+                last=index == len(members) - 1,
+                readable=readable.get(step.key, []),
+                objects=loaded.objects,
+                fields=loaded.options,
+                typed=typed_text(step),
+            )
+            if step.type == "branch":
+                view.then = build((step.key, "then"))
+                view.otherwise = build((step.key, "else"))
+            views.append(view)
+        return views
+
+    return build(("", ""))
+
+
+def step_choices() -> dict[str, Any]:
+    """The fixed choices the step editor offers."""
+    return {"step_operations": operations(), "not_found_choices": NOT_FOUND, "delay_units": UNITS}

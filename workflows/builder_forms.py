@@ -16,6 +16,7 @@ from typing import Any
 from django.http import QueryDict
 
 from workflows.builder_schema import coerce_for
+from workflows.builder_steps import StepDraft, drafts_from_json, drafts_from_post, steps_from_drafts
 from workflows.engine.conditions import OPERATORS
 from workflows.engine.transforms import TRANSFORMS, TransformSpec
 from workflows.models import Workflow
@@ -101,8 +102,13 @@ class Draft:
     rows: list[RowDraft] = field(default_factory=list)
     conjunction: str = "all"
     conditions: list[ConditionDraft] = field(default_factory=list)
-    # Steps the builder does not edit (lookups, branches, notify...): kept exactly as they are.
+    # A multi-step workflow (lookups, branches, several actions, messages...) instead of one mapping:
+    # `steps` is its definition, `step_drafts` the step list editor's rows for it.
+    multi_step: bool = False
     steps: list[Any] = field(default_factory=list)
+    step_drafts: list[StepDraft] = field(default_factory=list)
+    # "json": the steps were posted from the advanced JSON box, not from the step list editor.
+    steps_mode: str = "editor"
     sample: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
 
@@ -160,8 +166,8 @@ class Draft:
         return {self.conjunction: leaves} if leaves else None
 
     def steps_json(self, mapping: dict[str, Any]) -> list[Any]:
-        """The steps to save: kept as they are, or a filter and the write when there are conditions."""
-        if self.steps:
+        """The steps to save: the step list, or a filter and the write when there are conditions."""
+        if self.multi_step or self.steps:
             return self.steps
         tree = self.condition_tree()
         if tree is None:
@@ -280,15 +286,35 @@ def draft_from_post(data: QueryDict) -> Draft:
         for key in data.getlist("condition")
         if key.isalnum()
     ]
-    raw_steps = data.get("steps_json", "")
-    if raw_steps:
-        try:
-            steps = json.loads(raw_steps)
-        except json.JSONDecodeError:
-            steps = None
-        if isinstance(steps, list):
-            draft.steps = steps
+    draft.multi_step = data.get("multi_step") == "on"
+    if draft.multi_step:
+        _steps_from_post(draft, data)
     return draft
+
+
+def _steps_from_post(draft: Draft, data: QueryDict) -> None:
+    """The step list as the editor posted it, or as typed in the advanced JSON box when that is chosen."""
+    if data.get("steps_mode") != "json":
+        draft.step_drafts = drafts_from_post(data)
+        draft.steps = steps_from_drafts(draft.step_drafts)
+        return
+    draft.steps_mode = "json"
+    raw = data.get("steps_json", "")
+    try:
+        steps = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        draft.add_error("steps_json", f"This is not valid JSON: {exc.msg} (line {exc.lineno}).")
+        steps = None
+    if steps is not None and not isinstance(steps, list):
+        draft.add_error("steps_json", "The steps are a list: [ {...}, {...} ].")
+        steps = None
+    if steps is None:
+        # Nothing usable was typed: keep the editor's steps, so nothing the person built is lost.
+        draft.step_drafts = drafts_from_post(data)
+        draft.steps = steps_from_drafts(draft.step_drafts)
+        return
+    draft.steps = steps
+    draft.step_drafts = drafts_from_json(steps)
 
 
 def _row_from_post(data: QueryDict, key: str) -> RowDraft:
@@ -393,7 +419,9 @@ def apply_steps(draft: Draft, steps: list[Any]) -> None:
         return
     conditions = _builder_conditions(steps, draft)
     if conditions is None:
+        draft.multi_step = True
         draft.steps = steps
+        draft.step_drafts = drafts_from_json(steps)
         return
     draft.conjunction, draft.conditions = conditions
     write = steps[1]
@@ -431,3 +459,26 @@ def _builder_conditions(steps: list[Any], draft: Draft) -> tuple[str, list[Condi
         text = ", ".join(str(v) for v in value) if isinstance(value, list) else _text(value)
         conditions.append(ConditionDraft(new_key(), str(leaf["field"]), str(leaf.get("op", "equals")), text))
     return conjunction, conditions
+
+
+def convert_to_steps(draft: Draft, mapping: dict[str, Any]) -> None:
+    """Turn the single mapping (and its conditions) into the same workflow as a list of steps."""
+    steps: list[Any] = []
+    tree = draft.condition_tree()
+    if tree is not None:
+        steps.append({"type": "filter", "condition": tree})
+    write: dict[str, Any] = {
+        "type": "action",
+        "id": WRITE_STEP_ID,
+        "connection": draft.target_connection_id or "",
+        "object": draft.target_object,
+        "operation": "upsert" if draft.match_field else "create",
+    }
+    if draft.match_field:
+        write["match_field"] = draft.match_field
+    write["mapping"] = mapping
+    steps.append(write)
+    draft.multi_step = True
+    draft.steps = steps
+    draft.step_drafts = drafts_from_json(steps)
+    draft.conditions = []

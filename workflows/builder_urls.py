@@ -28,4 +28,5 @@ urlpatterns = [
     path("workflows/builder/value/", views.builder_value_row, name="builder_value_row"),
     path("workflows/builder/condition/", views.builder_condition_add, name="builder_condition_add"),
     path("workflows/builder/preview/", views.builder_preview, name="builder_preview"),
+    path("workflows/builder/steps/", views.builder_steps, name="builder_steps"),
 ]

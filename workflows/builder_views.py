@@ -27,6 +27,7 @@ from workflows.builder_context import (
     check,
     check_mapping,
     check_row,
+    check_step_list,
     context,
     fetch_sample,
     preview,
@@ -37,10 +38,13 @@ from workflows.builder_forms import (
     ConditionDraft,
     Draft,
     RowDraft,
+    convert_to_steps,
     draft_from_post,
     draft_from_workflow,
     new_key,
 )
+from workflows.builder_steps import ConditionDraft as StepCondition
+from workflows.builder_steps import LineDraft, add_step, move_step, remove_step, steps_from_drafts
 from workflows.health import measured_latency
 from workflows.models import Workflow
 from workflows.selectors import workflow_get
@@ -132,9 +136,23 @@ def _save(
     if workflow is not None:
         same_name = same_name.exclude(pk=workflow.pk)
     check(builder, name_taken=bool(draft.name) and same_name.exists())
+    publish = request.POST.get("action") == "publish"
+    blockers = "; ".join(builder.publish_blockers[:3])
+    if workflow is not None and workflow.published_version_id is not None and builder.moved:
+        # Runs use the published version: a move is saved only together with its publication.
+        if not publish:
+            problem = (
+                "Runs use the published version: a new connection takes effect when it is published."
+                " Use “Save and publish”."
+            )
+        elif blockers:
+            problem = f"A new connection takes effect when it is published, and this can't be published yet: {blockers}"
+        else:
+            problem = ""
+        for side in builder.moved if problem else ():
+            draft.add_error(f"{side}_connection", problem)
     if draft.errors or builder.input_errors or builder.target.connection is None:
         return _render(request, builder, {"save_failed": True}, status=400)
-    publish = request.POST.get("action") == "publish"
     values = BuilderValues(
         name=draft.name,
         description=draft.description,
@@ -273,6 +291,52 @@ def builder_preview(request: HttpRequest) -> HttpResponse:
         "workflows/builder/_sample.html",
         {**context(builder), "preview": result, "fetch_error": fetch_error},
     )
+
+
+@require_POST
+@team_required
+def builder_steps(request: HttpRequest) -> HttpResponse:
+    """The step list after one change: add, remove or move a step, add a mapping line or a condition,
+    or a step's connection or object changed; "check" also compiles the steps and marks the problems.
+
+    Returns the step section, with the id of the control to give the focus back to (the page is swapped
+    under the keyboard, so the person must not lose their place).
+    """
+    builder = _posted_builder(request)
+    draft = builder.draft
+    op, key = request.POST.get("op", ""), request.POST.get("key", "")
+    if op == "convert":
+        convert_to_steps(draft, draft.mapping_spec(builder.target_types))
+        builder = builder_for(draft=draft, connections=builder.connections, workflow=builder.workflow)
+        return render(
+            request, "workflows/builder/_refresh.html", {**context(builder), "focus": "s-steps-title"}
+        )
+    if not draft.multi_step:
+        return HttpResponse(status=400)
+    drafts = draft.step_drafts
+    step = next((d for d in drafts if d.key == key), None)
+    focus = request.headers.get("HX-Trigger", "")
+    if op == "add":
+        parent, arm = request.POST.get("parent", ""), request.POST.get("arm", "")
+        kind = request.POST.get(f"add-kind-{parent or 'top'}-{arm or 'main'}", "")
+        added = add_step(drafts, kind, parent, arm)
+        focus = f"s-{added.key}-title" if added else focus
+    elif op == "remove" and step is not None:
+        remove_step(drafts, key)
+        focus = "s-steps-title"
+    elif op in ("up", "down") and step is not None:
+        move_step(drafts, key, op)
+        focus = f"s-{key}-title"
+    elif op == "line" and step is not None:
+        step.lines.append(LineDraft(new_key()))
+        focus = f"s-{key}-l-{step.lines[-1].key}-target"
+    elif op == "condition" and step is not None:
+        step.conditions.append(StepCondition(new_key()))
+        focus = f"s-{key}-c-{step.conditions[-1].key}-field"
+    draft.steps = steps_from_drafts(drafts)
+    if op == "check":
+        check_step_list(builder)
+    return render(request, "workflows/builder/_steps.html", {**context(builder), "focus": focus})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,46 @@ class WorkflowTemplate:
         return (self.source, self.target)
 
 
+def _row(target: str, *sources: str, transforms: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """One mapping row: `target` from `sources` through `transforms`."""
+    row: dict[str, Any] = {"target": target, "source": list(sources)}
+    if transforms:
+        row["transforms"] = list(transforms)
+    return row
+
+
+def _t(name: str, **args: Any) -> dict[str, Any]:
+    """One transform of a row, with its settings."""
+    return {"name": name, "args": args} if args else {"name": name}
+
+
+def _template(
+    key: str,
+    title: str,
+    description: str,
+    *,
+    source: str,
+    target: str,
+    rows: tuple[dict[str, Any], ...] = (),
+    mapping: dict[str, Any] | None = None,
+    **options: Any,
+) -> WorkflowTemplate:
+    """A template from "kind:object" ends, e.g. source="hubspot:contacts", and its mapping rows."""
+    source_kind, source_object = source.split(":")
+    target_kind, target_object = target.split(":")
+    return WorkflowTemplate(
+        key=key,
+        title=title,
+        description=description,
+        source=Need("source", source_kind),
+        source_object=source_object,
+        target=Need("target", target_kind),
+        target_object=target_object,
+        mapping=mapping if mapping is not None else {"fields": list(rows)},
+        **options,
+    )
+
+
 def _slack_steps(connection_id: int) -> list[dict[str, Any]]:
     return [
         {
@@ -66,107 +106,91 @@ def _slack_steps(connection_id: int) -> list[dict[str, Any]]:
     ]
 
 
+_EMAIL = (_t("trim"), _t("lower"))
+# Stripe invoice status → a stage of HubSpot's default sales pipeline.
+_INVOICE_STAGES = {
+    "draft": "appointmentscheduled",
+    "open": "contractsent",
+    "paid": "closedwon",
+    "uncollectible": "closedlost",
+    "void": "closedlost",
+}
+
 TEMPLATES: tuple[WorkflowTemplate, ...] = (
-    WorkflowTemplate(
-        key="hubspot-contacts-zendesk-users",
-        title="HubSpot contacts → Zendesk users",
-        description="Every CRM contact becomes a helpdesk user, matched by email: names joined, the tier "
+    _template(
+        "hubspot-contacts-zendesk-users",
+        "HubSpot contacts → Zendesk users",
+        "Every CRM contact becomes a helpdesk user, matched by email: names joined, the tier "
         "picklist translated, scores and opt-ins converted.",
-        source=Need("source", "hubspot"),
-        source_object="contacts",
-        target=Need("target", "zendesk"),
-        target_object="users",
+        source="hubspot:contacts",
+        target="zendesk:users",
         mapping=DEMO_MAPPING,
     ),
-    WorkflowTemplate(
-        key="hubspot-contacts-mailchimp-members",
-        title="HubSpot contacts → Mailchimp audience members",
-        description="Keeps the marketing audience in step with the CRM: email, first and last name and "
+    _template(
+        "hubspot-companies-zendesk-organizations",
+        "HubSpot companies → Zendesk organizations",
+        "Every CRM company becomes a helpdesk organization, matched by its domain (kept as the "
+        "organization's external id), with its industry and location as details.",
+        source="hubspot:companies",
+        target="zendesk:organizations",
+        match_field="external_id",
+        rows=(
+            _row("name", "name", transforms=(_t("trim"),)),
+            _row("external_id", "domain", transforms=_EMAIL),
+            _row("details", "industry", "city", "country", transforms=(_t("join", separator=", "),)),
+        ),
+    ),
+    _template(
+        "hubspot-contacts-mailchimp-members",
+        "HubSpot contacts → Mailchimp audience members",
+        "Keeps the marketing audience in step with the CRM: email, first and last name and "
         "phone, new members subscribed.",
-        source=Need("source", "hubspot"),
-        source_object="contacts",
-        target=Need("target", "mailchimp"),
-        target_object="members",
+        source="hubspot:contacts",
+        target="mailchimp:members",
         match_field="email_address",
-        mapping={
-            "fields": [
-                {
-                    "target": "email_address",
-                    "source": ["email"],
-                    "transforms": [{"name": "trim"}, {"name": "lower"}],
-                },
-                {"target": "merge_fields.FNAME", "source": ["firstname"]},
-                {"target": "merge_fields.LNAME", "source": ["lastname"]},
-                {"target": "merge_fields.PHONE", "source": ["phone"]},
-                {
-                    "target": "status",
-                    "source": [],
-                    "transforms": [{"name": "default", "args": {"value": "subscribed"}}],
-                },
-            ]
-        },
+        rows=(
+            _row("email_address", "email", transforms=_EMAIL),
+            _row("merge_fields.FNAME", "firstname"),
+            _row("merge_fields.LNAME", "lastname"),
+            _row("merge_fields.PHONE", "phone"),
+            _row("status", transforms=(_t("default", value="subscribed"),)),
+        ),
     ),
-    WorkflowTemplate(
-        key="stripe-invoices-hubspot-deals",
-        title="Stripe invoices → HubSpot deals",
-        description="A deal per invoice, named after its number and customer, its stage following the "
-        "invoice status. Deals have no natural key, so each invoice is linked to the deal it created.",
-        source=Need("source", "stripe"),
-        source_object="invoices",
-        target=Need("target", "hubspot"),
-        target_object="deals",
+    _template(
+        "stripe-invoices-hubspot-deals",
+        "Stripe invoices → HubSpot deals",
+        "A deal per invoice, named after its number and customer, its amount in the currency's main "
+        "unit (cents divided by 100), its stage following the invoice status. Deals have no natural key, "
+        "so each invoice is linked to the deal it created.",
+        source="stripe:invoices",
+        target="hubspot:deals",
         match_field="",
-        mapping={
-            "fields": [
-                {
-                    "target": "dealname",
-                    "source": ["number", "customer_name"],
-                    "transforms": [
-                        {"name": "format", "args": {"template": "Invoice {number} ({customer_name})"}}
-                    ],
-                },
-                {
-                    "target": "dealstage",
-                    "source": ["status"],
-                    "transforms": [
-                        {
-                            "name": "value_map",
-                            "args": {
-                                "map": {
-                                    "draft": "appointmentscheduled",
-                                    "open": "contractsent",
-                                    "paid": "closedwon",
-                                    "uncollectible": "closedlost",
-                                    "void": "closedlost",
-                                },
-                                "unmapped": "drop",
-                            },
-                        }
-                    ],
-                },
-                {"target": "closedate", "source": ["due_date"], "transforms": [{"name": "to_datetime"}]},
-                {
-                    "target": "description",
-                    "source": ["id", "currency", "total"],
-                    "transforms": [
-                        {
-                            "name": "format",
-                            "args": {"template": "Stripe invoice {id}: {total} {currency} (minor units)"},
-                        }
-                    ],
-                },
-            ]
-        },
+        rows=(
+            _row(
+                "dealname",
+                "number",
+                "customer_name",
+                transforms=(_t("format", template="Invoice {number} ({customer_name})"),),
+            ),
+            _row("amount", "amount_due", transforms=(_t("divide", by=100),)),
+            _row("dealstage", "status", transforms=(_t("value_map", map=_INVOICE_STAGES, unmapped="drop"),)),
+            # Stripe gives times as seconds since 1970.
+            _row("closedate", "due_date", transforms=(_t("to_datetime", epoch_unit="s"),)),
+            _row(
+                "description",
+                "id",
+                "currency",
+                transforms=(_t("format", template="Stripe invoice {id}, in {currency}"),),
+            ),
+        ),
     ),
-    WorkflowTemplate(
-        key="hubspot-deal-slack-message",
-        title="New HubSpot deal → Slack message",
-        description="Posts to #sales for every deal created or changed from now on (older deals are left "
+    _template(
+        "hubspot-deal-slack-message",
+        "New HubSpot deal → Slack message",
+        "Posts to #sales for every deal created or changed from now on (older deals are left "
         "alone), with its name, amount and stage.",
-        source=Need("source", "hubspot"),
-        source_object="deals",
-        target=Need("target", "slack"),
-        target_object="messages",
+        source="hubspot:deals",
+        target="slack:messages",
         match_field="",
         start_from=Workflow.StartFrom.NOW,
         steps=_slack_steps,

@@ -367,3 +367,115 @@ def test_the_builder_fits_a_phone_and_templates_name_the_missing_connection(
     finally:
         context.close()
     assert not web.errors, "\n".join(web.errors)
+
+
+def test_an_editor_builds_a_multi_step_workflow_in_the_step_editor_from_the_keyboard(
+    web: Browser, cast: dict[str, Any]
+) -> None:
+    from connectors.base import FieldSchema, ObjectSchema
+    from connectors.services import connection_create
+    from tests.factories import hubspot_connection, zendesk_connection
+    from tests.pages.conftest import CONTACTS, USERS, cache_schema
+    from workflows.models import Workflow
+
+    # Cached schemas: the step editor never asks a system (port 9 would refuse it).
+    crm = hubspot_connection(team=cast["team"], base_url="http://127.0.0.1:9")
+    desk = zendesk_connection(team=cast["team"], base_url="http://127.0.0.1:9")
+    chat = connection_create(
+        team=cast["team"],
+        name="Team chat",
+        kind="slack",
+        config={"base_url": "http://127.0.0.1:9"},
+        credentials={"bot_token_or_webhook_url": "xoxb-test"},
+    )
+    cache_schema(crm, CONTACTS)
+    cache_schema(desk, USERS)
+    organizations = (
+        FieldSchema("name", "Name", "string"),
+        FieldSchema("external_id", "External ID", "string"),
+    )
+    cache_schema(desk, ObjectSchema("organizations", "Organizations", organizations))
+    page = web.page
+
+    def press(button: Any) -> None:
+        button.focus()
+        page.keyboard.press("Enter")
+        web.settle()
+
+    def focused() -> str:
+        return str(page.evaluate("() => document.activeElement && document.activeElement.id"))
+
+    web.login("erin-editor")
+    web.go(reverse("workflow_new"))
+    page.get_by_label("Name", exact=True).fill("Contacts with their organization")
+    page.locator("#f-source-connection").select_option(label="CRM (hubspot)")
+    web.settle()
+    page.locator("#f-source-object").select_option("contacts")
+    web.settle()
+    page.locator("#f-target-connection").select_option(label="Helpdesk (zendesk)")
+    web.settle()
+    page.locator("#f-target-object").select_option("users")
+    web.settle()
+
+    # The single mapping becomes a list of steps: one write, with its own mapping lines.
+    press(page.get_by_role("button", name="Turn this mapping into steps"))
+    assert focused() == "s-steps-title"
+    web.check_labels()
+    write = page.locator("li.step").first
+    press(write.get_by_role("button", name="Add a field to step 1"))
+    page.keyboard.type("email")  # the focus went to the new line's field
+    page.keyboard.press("Tab")
+    page.keyboard.type("email")
+
+    # A lookup, added at the end and moved before the write; the focus follows the step.
+    page.get_by_label("Add a step at the end").select_option("lookup")
+    press(page.get_by_role("button", name="Add the step at the end"))
+    assert focused().endswith("-title") and "Find a record" in page.evaluate(
+        "() => document.activeElement.innerText"
+    )
+    lookup = page.locator("li.step-lookup")
+    lookup.get_by_label("Connection").select_option(label="Helpdesk (zendesk)")
+    web.settle()
+    page.locator("li.step-lookup").get_by_label("Records").select_option("organizations")
+    web.settle()
+    press(page.get_by_role("button", name="Move up step 2"))
+    assert page.locator("li.step").first.get_attribute("class") == "card step step-lookup"
+    assert focused() == page.locator("li.step-lookup h4").get_attribute("id")
+    lookup = page.locator("li.step-lookup")
+    lookup.get_by_label("Find the record whose field").fill("external_id")
+    lookup.get_by_label("equals the value of").fill("company")
+    web.check_labels()
+
+    # A chat message that reads the lookup's result; the step lists the names it may use.
+    page.get_by_label("Add a step at the end").select_option("notify")
+    press(page.get_by_role("button", name="Add the step at the end"))
+    notify = page.locator("li.step-notify")
+    notify.get_by_label("Chat connection").select_option(label="Team chat (slack)")
+    web.settle()
+    notify = page.locator("li.step-notify")
+    names = notify.locator("datalist option").evaluate_all("els => els.map(e => e.value)")
+    assert "steps.find_1.fields.external_id" in names and "steps.write.id" in names
+    notify.get_by_label("Channel").fill("#support")
+    notify.get_by_label("Message").fill("{email} is in organization {steps.find_1.fields.name}")
+    press(page.get_by_role("button", name="Check the steps"))
+    assert page.locator(".field-error").count() == 0, page.locator(".field-error").all_inner_texts()
+    web.check_labels()
+    web.shot("builder-steps")
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the step editor scrolls sideways by {overflow}px on a phone"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_text("Draft saved.").wait_for()
+    workflow = Workflow.objects.get(name="Contacts with their organization")
+    assert [step["type"] for step in workflow.steps] == ["lookup", "action", "notify"]
+    assert workflow.steps[0]["by"] == {"field": "external_id", "value_from": "company"}
+    assert workflow.steps[1]["mapping"] == {"fields": [{"target": "email", "source": ["email"]}]}
+    assert workflow.steps[2] == {
+        "type": "notify",
+        "id": "tell_1",
+        "connection": chat.pk,
+        "channel": "#support",
+        "format": "{email} is in organization {steps.find_1.fields.name}",
+    }

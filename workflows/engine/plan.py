@@ -69,7 +69,8 @@ def plan_batch(
     Updates write only the changed fields by default, so an edit made in the target to a
     field whose source didn't change survives; "all" rewrites every mapped field.
     """
-    if match_field not in mapping.targets:
+    # An empty match field: the target has no natural key, so an unlinked record is created.
+    if match_field and match_field not in mapping.targets:
         raise ValueError(f"the match field '{match_field}' is not a target of the mapping")
     return [
         _plan_one(record, mapping, links.get(record.id), match_field, update_fields)
@@ -91,7 +92,7 @@ def _plan_one(
     if mapped.errors:
         error = "; ".join(f"{target}: {message}" for target, message in mapped.errors)
         return PlannedRecord(record.id, match_value, "failed", values=values, dropped=dropped, error=error)
-    if link is None and is_empty(match_value):
+    if link is None and match_field and is_empty(match_value):
         reason = f"no {match_field} to match on"
         return PlannedRecord(record.id, match_value, "skipped", values=values, dropped=dropped, error=reason)
 

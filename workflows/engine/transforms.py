@@ -12,6 +12,7 @@ this module is their registry, with the metadata the mapping editor shows.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
 import math
@@ -19,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any, Literal
 
 from workflows.engine.addresses import ADDRESS_PARTS, split_address
@@ -58,12 +60,14 @@ __all__ = [
     "catalog",
     "default",
     "describe_kind",
+    "divide",
     "first_non_empty",
     "format_template",
     "is_empty",
     "join",
     "lookup_link",
     "lower",
+    "multiply",
     "replace",
     "show",
     "split_address",
@@ -263,6 +267,40 @@ def to_integer(value: Any, /, rounding: str = "fail") -> Any:
     if rounding == "truncate":
         return math.trunc(number)
     raise TransformError(f"{show(value)} is not a whole number")
+
+
+# Results at or beyond this size are refused: past 2**53 a float no longer holds every whole
+# number, and no amount of money is that large, so such a value is a mistake in the data.
+_LARGEST_SCALED = Decimal(2**53)
+
+
+def _scale(value: Any, name: str, by: int, *, divide: bool) -> Any:
+    """`value` divided or multiplied by `by`, exactly (in decimal, not binary, arithmetic)."""
+    number = parse_number(value)
+    if number is None:
+        return None
+    with decimal.localcontext() as context:
+        context.prec = 34
+        try:
+            exact = Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+            result = exact / by if divide else exact * by
+        except (decimal.DecimalException, ValueError):
+            raise TransformError(f"{show(value)} can't be used in {name}") from None
+        if not result.is_finite() or abs(result) >= _LARGEST_SCALED:
+            raise TransformError(f"{show(value)} is too large for {name}")
+        if result == result.to_integral_value():
+            return int(result)
+        return float(result)
+
+
+def divide(value: Any, /, by: int = 100) -> Any:
+    """E.g. an amount in minor units (cents: 1999) as a decimal amount (19.99)."""
+    return _scale(value, "divide", by, divide=True)
+
+
+def multiply(value: Any, /, by: int = 100) -> Any:
+    """E.g. a decimal amount (19.99) in minor units (cents: 1999)."""
+    return _scale(value, "multiply", by, divide=False)
 
 
 # The reading of yes/no is shared with conditions; bound directly, as it runs per record.
@@ -650,6 +688,24 @@ _SPECS = (
                 choices=("fail", "round", "truncate"),
             ),
         ),
+    ),
+    TransformSpec(
+        "divide",
+        "Divide",
+        "Divide a number, e.g. by 100 to turn an amount in cents (1999) into 19.99",
+        divide,
+        "any",
+        "number",
+        args=(ArgSpec("by", "integer", "Divide by", "A whole number, e.g. 100", default=100, minimum=1),),
+    ),
+    TransformSpec(
+        "multiply",
+        "Multiply",
+        "Multiply a number, e.g. by 100 to turn 19.99 into an amount in cents (1999)",
+        multiply,
+        "any",
+        "number",
+        args=(ArgSpec("by", "integer", "Multiply by", "A whole number, e.g. 100", default=100, minimum=1),),
     ),
     TransformSpec(
         "to_boolean", "Yes/no", "Read yes/no, true/false, 1/0 or on/off", to_boolean, "any", "boolean"

@@ -211,6 +211,53 @@ def test_to_integer_accepts_whole_numbers_and_refuses_fractions_by_default() -> 
         to_integer("2.5")
 
 
+@pytest.mark.parametrize(
+    ("given_value", "by", "expected"),
+    [
+        (1999, 100, 19.99),
+        ("1999", 100, 19.99),
+        (2000, 100, 20),
+        (-5, 100, -0.05),
+        (1, 3, 0.3333333333333333),
+        ("12,345", 1000, 12.345),
+        (None, 100, None),
+        ("", 100, None),
+    ],
+)
+def test_divide_turns_minor_units_into_decimal_amounts_exactly(
+    given_value: Any, by: int, expected: Any
+) -> None:
+    result = TRANSFORMS["divide"].bind_value({"by": by})(given_value)  # type: ignore[misc]
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_multiply_turns_decimal_amounts_into_minor_units_without_binary_rounding() -> None:
+    # 0.29 * 100 is 28.999999999999996 in binary floating point; an amount must come out whole.
+    multiply = TRANSFORMS["multiply"].bind_value({"by": 100})
+    assert multiply is not None
+    assert multiply(0.29) == 29
+    assert multiply("19.99") == 1999
+    assert multiply(1.005) == 100.5
+
+
+def test_divide_and_multiply_refuse_what_is_not_a_number_or_too_large() -> None:
+    divide = TRANSFORMS["divide"].bind_value({"by": 100})
+    assert divide is not None
+    with pytest.raises(TransformError, match="is not a number"):
+        divide("twelve")
+    with pytest.raises(TransformError, match="too large for divide"):
+        divide(10**400)
+    with pytest.raises(TransformError, match="expected a number, not a list"):
+        divide([1999])
+
+
+@pytest.mark.parametrize("by", [0, -100, 2.5, "100", True])
+def test_divide_by_must_be_a_positive_whole_number_when_the_mapping_is_saved(by: Any) -> None:
+    _, problems = TRANSFORMS["divide"].validate_args({"by": by})
+    assert problems and "'by' must be" in problems[0]
+
+
 def test_to_integer_rounds_half_away_from_zero_or_truncates_when_asked() -> None:
     assert to_integer("2.5", rounding="round") == 3
     assert to_integer(-2.5, rounding="round") == -3
@@ -503,6 +550,8 @@ EXAMPLE_ARGS: dict[str, list[dict[str, Any]]] = {
         {"map": {"a": 1}, "unmapped": "drop"},
     ],
     "to_number": [{}],
+    "divide": [{}, {"by": 1}, {"by": 1000}],
+    "multiply": [{}, {"by": 7}],
     "to_integer": [{}, {"rounding": "round"}, {"rounding": "truncate"}],
     "to_boolean": [{}],
     "to_date": [
