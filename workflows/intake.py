@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from workflows.models import Workflow
 from workflows.services.webhooks import (
@@ -34,7 +34,7 @@ def _read_body(request: HttpRequest) -> bytes:
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def webhook_intake(request: HttpRequest, token: str) -> JsonResponse:
     workflow = (
         Workflow.objects.only(*INTAKE_FIELDS)
@@ -45,6 +45,9 @@ def webhook_intake(request: HttpRequest, token: str) -> JsonResponse:
     )
     if workflow is None:
         raise Http404("No webhook at this address.")
+    if request.method == "GET":
+        # Some senders (Mailchimp) check a webhook URL with a GET before they save it: answer, store nothing.
+        return JsonResponse({"status": "ok"}, status=200)
     try:
         webhook_admit(workflow)
         body = _read_body(request)

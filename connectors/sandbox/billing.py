@@ -26,8 +26,10 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from connectors.sandbox import seed as demo
+from connectors.sandbox.billing_webhooks import BillingWebhooks
 from connectors.sandbox.delivery import deliver, target_url
 from connectors.sandbox.engine import (
+    Change,
     Dialect,
     HttpError,
     Request,
@@ -403,6 +405,7 @@ class BillingDialect(Dialect):
         router.add("GET", "/v1/events", api(self.list_events))
         router.add("GET", "/v1/events/{id}", api(self.get_event))
         router.add("POST", "/_admin/webhooks/deliver", self.admin_deliver, auth=False, admin=True)
+        self.webhooks.register(router)
         for kind in (CUSTOMER, INVOICE, PAYMENT_INTENT):
             # Literal object names outrank the engine's `{object}` route, so admin edits take Stripe ids.
             router.add(
@@ -412,6 +415,16 @@ class BillingDialect(Dialect):
                 auth=False,
                 admin=True,
             )
+
+    @cached_property
+    def webhooks(self) -> BillingWebhooks:
+        return BillingWebhooks(self)
+
+    def changes_committed(self, changes: list[Change]) -> None:
+        self.webhooks.changes_committed(changes)
+
+    def reset_hook(self) -> None:
+        self.webhooks.dispatcher.clear()
 
     # -- plumbing
 

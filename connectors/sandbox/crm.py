@@ -26,7 +26,9 @@ from connectors.sandbox.crm_links import (
     pipeline_options,
     stage_options,
 )
+from connectors.sandbox.crm_webhooks import DEFAULT_DEVELOPER_KEY, CrmWebhooks
 from connectors.sandbox.engine import (
+    Change,
     Dialect,
     HttpError,
     Request,
@@ -607,6 +609,11 @@ class CrmDialect(Dialect):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
         parser.add_argument(
+            "--developer-api-key",
+            default=DEFAULT_DEVELOPER_KEY,
+            help="the app developer's API key the webhooks API takes (?hapikey=)",
+        )
+        parser.add_argument(
             "--oauth-client-id", default=sandbox_oauth.DEFAULT_CLIENT_ID, help="the OAuth app's client id"
         )
         parser.add_argument(
@@ -661,6 +668,18 @@ class CrmDialect(Dialect):
         self.oauth.register(router)
         self._register_property_admin(router)
         self.links.register(router)
+        self.webhooks.register(router)
+
+    @cached_property
+    def webhooks(self) -> CrmWebhooks:
+        """App webhook settings and subscriptions, and their signed deliveries (crm_webhooks.py)."""
+        return CrmWebhooks(self)
+
+    def changes_committed(self, changes: list[Change]) -> None:
+        self.webhooks.changes_committed(changes)
+
+    def reset_hook(self) -> None:
+        self.webhooks.dispatcher.clear()
 
     # -- errors
 

@@ -448,6 +448,27 @@ class Row:
     updated_ms: int
 
 
+@dataclass(frozen=True)
+class Change:
+    """One committed write, as the store's listeners see it (webhook deliveries are built from these).
+
+    `action` is "created", "updated", "moved" (to `to_object`, e.g. a record archived) or "deleted";
+    `data` is the record after the write (before it, for "deleted"), `previous` the data before it.
+    """
+
+    action: str
+    object: str
+    id: int
+    data: dict[str, Any]
+    previous: dict[str, Any] | None
+    at_ms: int
+    to_object: str | None = None
+    created_ms: int = 0
+
+
+ChangeListener = Callable[[list[Change]], None]
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     object TEXT NOT NULL,
@@ -504,6 +525,9 @@ class Store:
         self._conn.executescript(_SCHEMA)
         row = self._conn.execute("SELECT MAX(updated_ms), MAX(created_ms) FROM records").fetchone()
         self.clock.observe(max(row[0] or 0, row[1] or 0))
+        # Called with the changes of every committed write transaction, in commit order (still under
+        # the store's lock, so a listener may read the store but must not write to it).
+        self.listeners: list[ChangeListener] = []
 
     def close(self) -> None:
         with self._lock:
@@ -518,24 +542,43 @@ class Store:
             yield Tx(self._conn, self.clock)
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Tx]:
-        """One transaction: everything inside commits together or not at all."""
+    def write(self, *, notify: bool = True) -> Iterator[Tx]:
+        """One transaction: everything inside commits together or not at all.
+
+        After the commit the listeners hear of its changes (`notify=False` for seeding and resets,
+        which no real system reports as changes).
+        """
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(self._conn, self.clock, record_changes=notify and bool(self.listeners))
             try:
-                yield Tx(self._conn, self.clock)
+                yield tx
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            if tx.changes:
+                for listener in list(self.listeners):
+                    try:
+                        listener(list(tx.changes))
+                    except Exception:  # a listener's bug must not turn a committed write into a 500
+                        traceback.print_exc(file=sys.stderr)
 
 
 class Tx:
     """Operations on the store; only valid inside `Store.read()` / `Store.write()`."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: MonotonicClock) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, clock: MonotonicClock, *, record_changes: bool = False
+    ) -> None:
         self._conn = conn
         self.clock = clock
+        self._record = record_changes
+        self.changes: list[Change] = []
+
+    def _note(self, change: Change) -> None:
+        if self._record:
+            self.changes.append(change)
 
     @staticmethod
     def _row(object_: str, values: Sequence[Any]) -> Row:
@@ -618,6 +661,7 @@ class Tx:
             (object_, id_, created_ms, updated_ms, json.dumps(data, separators=(",", ":"))),
         )
         self._set_unique(object_, id_, unique or {}, new=True)
+        self._note(Change("created", object_, id_, dict(data), None, updated_ms, created_ms=created_ms))
         return Row(object_, id_, dict(data), created_ms, updated_ms)
 
     def update(
@@ -640,6 +684,7 @@ class Tx:
             (json.dumps(data, separators=(",", ":")), updated_ms, created, object_, id_),
         )
         self._set_unique(object_, id_, unique or {})
+        self._note(Change("updated", object_, id_, dict(data), current.data, updated_ms, created_ms=created))
         return Row(object_, id_, dict(data), created, updated_ms)
 
     def move(self, object_: str, id_: int, to_object: str, data: Mapping[str, Any] | None = None) -> Row:
@@ -662,12 +707,30 @@ class Tx:
             (to_object, json.dumps(new_data, separators=(",", ":")), updated_ms, object_, id_),
         )
         self._conn.execute("DELETE FROM unique_keys WHERE object=? AND id=?", (object_, id_))
+        self._note(
+            Change("moved", object_, id_, new_data, current.data, updated_ms, to_object, current.created_ms)
+        )
         return Row(to_object, id_, new_data, current.created_ms, updated_ms)
 
     def remove(self, object_: str, id_: int) -> bool:
         """Delete a record for good, with its unique values."""
+        current = self.get(object_, id_) if self._record else None
         self._conn.execute("DELETE FROM unique_keys WHERE object=? AND id=?", (object_, id_))
-        return self._conn.execute("DELETE FROM records WHERE object=? AND id=?", (object_, id_)).rowcount > 0
+        gone = self._conn.execute("DELETE FROM records WHERE object=? AND id=?", (object_, id_)).rowcount > 0
+        if gone and current is not None:
+            self._note(
+                Change(
+                    "deleted",
+                    object_,
+                    id_,
+                    current.data,
+                    current.data,
+                    self.clock.tick(),
+                    None,
+                    current.created_ms,
+                )
+            )
+        return gone
 
     def page_by_id(
         self, object_: str, *, after: int | None = None, before: int | None = None, limit: int
@@ -770,6 +833,8 @@ class Dialect(abc.ABC):
     def __init__(self, store: Store, options: Mapping[str, Any]) -> None:
         self.store = store
         self.options = dict(options)
+        # The base URL clients last reached this sandbox at; webhook payloads carry resource URLs.
+        self.base_url = ""
 
     @classmethod  # noqa: B027 - an optional hook, empty on purpose
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -799,6 +864,12 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def admin_update(self, req: Request, object_: str, id_: int, payload: dict[str, Any]) -> Response: ...
 
+    def changes_committed(self, changes: list[Change]) -> None:  # noqa: B027 - an optional hook
+        """Hear of every committed write (e.g. to queue webhook deliveries); reads only, no writes."""
+
+    def reset_hook(self) -> None:  # noqa: B027 - an optional hook
+        """Forget per-run state kept outside the store (queued deliveries and their log) on a reset."""
+
 
 BeforeHook = Callable[[Request], Response | None]
 
@@ -825,6 +896,7 @@ class SandboxApp:
         self.before_hooks: list[BeforeHook] = []
         self._register_admin()
         self.dialect.register(self.router)
+        store.listeners.append(self.dialect.changes_committed)
         with store.write() as tx:
             owner = tx.get_meta("system")
             if owner is None:
@@ -838,7 +910,7 @@ class SandboxApp:
 
     def seed_if_new(self, count: int) -> bool:
         """Seed once, when the database is first created; reopening an existing file keeps its data."""
-        with self.store.write() as tx:
+        with self.store.write(notify=False) as tx:
             if tx.get_meta("seeded") is not None:
                 return False
             self.dialect.seed(tx, count)
@@ -846,7 +918,8 @@ class SandboxApp:
         return True
 
     def reset(self, count: int) -> dict[str, int]:
-        with self.store.write() as tx:
+        self.dialect.reset_hook()
+        with self.store.write(notify=False) as tx:
             tx.wipe()
             counts = self.dialect.seed(tx, count)
             tx.set_meta("seeded", str(count))
@@ -886,6 +959,7 @@ class SandboxApp:
         route = match.route
         req.params = match.params
         req.route = route.pattern
+        self.dialect.base_url = req.base_url
         if route.admin:
             if not self.allow_remote_admin and not _is_loopback(req.client_host):
                 return json_response(

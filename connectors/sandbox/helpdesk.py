@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from connectors.sandbox import seed as demo
 from connectors.sandbox.engine import (
+    Change,
     Dialect,
     HttpError,
     Request,
@@ -34,6 +35,7 @@ from connectors.sandbox.engine import (
     wall_ms,
 )
 from connectors.sandbox.helpdesk_tickets import DEFAULT_WEBHOOK_SECRET, HelpdeskTickets
+from connectors.sandbox.helpdesk_webhooks import HelpdeskWebhooks
 
 MAX_BULK = 100
 MAX_PAGE = 100
@@ -253,6 +255,17 @@ class HelpdeskDialect(Dialect):
     def tickets(self) -> HelpdeskTickets:
         return HelpdeskTickets(self)
 
+    @cached_property
+    def webhooks(self) -> HelpdeskWebhooks:
+        """Webhooks subscribed to events, and their signed deliveries (helpdesk_webhooks.py)."""
+        return HelpdeskWebhooks(self)
+
+    def changes_committed(self, changes: list[Change]) -> None:
+        self.webhooks.changes_committed(changes)
+
+    def reset_hook(self) -> None:
+        self.webhooks.dispatcher.clear()
+
     @property
     def agent_email(self) -> str:
         return str(self.options.get("email") or DEFAULT_EMAIL)
@@ -266,6 +279,7 @@ class HelpdeskDialect(Dialect):
         router.add("GET", "/api/v2/job_statuses/{id}.json", self.job_status)
         router.add("GET", "/api/v2/search.json", self.search_all)
         self.tickets.register(router)
+        self.webhooks.register(router)
         for res in RESOURCES.values():
             base = f"/api/v2/{res.name}"
 

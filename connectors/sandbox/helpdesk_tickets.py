@@ -153,6 +153,7 @@ class HelpdeskTickets:
         router.add("POST", "/api/v2/tickets.json", self.create_ticket)
         router.add("POST", "/api/v2/tickets/create_many.json", self.create_many)
         router.add("GET", "/api/v2/tickets/{id}.json", self.get_ticket)
+        router.add("PUT", "/api/v2/tickets/{id}.json", self.update_ticket)
         router.add("DELETE", "/api/v2/tickets/{id}.json", self.delete_ticket)
         router.add("GET", "/api/v2/incremental/tickets/cursor.json", self.incremental)
         router.add("GET", "/api/v2/ticket_fields.json", self.ticket_fields)
@@ -348,6 +349,155 @@ class HelpdeskTickets:
                 raise self._not_found()
             tx.update("tickets", row.id, {**row.data, "status": "deleted"})
         return Response(204)
+
+    def update_ticket(self, req: Request) -> Response:
+        """PUT: status, priority, type, subject, assignee, group, tags (or additional_tags / remove_tags),
+        custom field values, external id, due date and a new comment; 200 with the ticket and the audit."""
+        payload = req.json_object().get("ticket")
+        if not isinstance(payload, dict):
+            raise HttpError(
+                json_response(
+                    400, {"error": "InvalidValue", "description": 'the body must be {"ticket": {...}}'}
+                )
+            )
+        raw = req.params["id"]
+        with self.dialect.store.write() as tx:
+            row = tx.get("tickets", int(raw)) if raw.isdigit() else None
+            if row is None or row.data.get("status") == "deleted":
+                raise self._not_found()
+            if row.data.get("status") == "closed":
+                raise HttpError(
+                    json_response(
+                        422,
+                        {
+                            "error": "RecordInvalid",
+                            "description": "Record validation errors",
+                            "details": {
+                                "status": [
+                                    {
+                                        "description": "Status: closed prevents ticket update",
+                                        "error": "ClosedTicket",
+                                    }
+                                ]
+                            },
+                        },
+                    )
+                )
+            updated = tx.update("tickets", row.id, self.changed(tx, row, payload))
+        ticket = self.render(updated, req.base_url)
+        events: list[dict[str, Any]] = []
+        before, after = row.data, updated.data
+        for key in ("status", "priority", "type", "subject", "assignee_id", "group_id", "tags"):
+            if before.get(key) != after.get(key):
+                events.append(
+                    {
+                        "id": updated.updated_ms * 10 + len(events),
+                        "type": "Change",
+                        "field_name": key,
+                        "value": after.get(key),
+                        "previous_value": before.get(key),
+                    }
+                )
+        for comment in (after.get("comments") or [])[len(before.get("comments") or []) :]:
+            events.append({"id": comment["id"], "type": "Comment", **comment})
+        audit = {
+            "id": updated.updated_ms,
+            "ticket_id": updated.id,
+            "created_at": ticket["updated_at"],
+            "author_id": AGENT_ID,
+            "events": events,
+        }
+        return json_response(200, {"ticket": ticket, "audit": audit})
+
+    def changed(self, tx: Tx, row: Row, inner: Mapping[str, Any]) -> dict[str, Any]:
+        """The ticket's data after an update; a 422 in Zendesk's shape names every invalid value."""
+        data = dict(row.data)
+        details: dict[str, list[dict[str, str]]] = {}
+
+        def fail(key: str, description: str) -> None:
+            details.setdefault(key, []).append({"description": description, "error": "InvalidValue"})
+
+        for key, allowed in (("status", STATUSES), ("priority", PRIORITIES), ("type", TYPES)):
+            if key in inner:
+                value = inner[key]
+                if value in (None, "") and key != "status":
+                    data[key] = None
+                elif value not in allowed or value == "deleted":
+                    fail(key, f"{key.capitalize()}: {value} is not valid")
+                else:
+                    data[key] = value
+        if "subject" in inner:
+            data["subject"] = None if inner["subject"] is None else str(inner["subject"])
+        for key in ("assignee_id", "group_id"):
+            if key in inner:
+                data[key] = inner[key]
+        if data.get("status") == "new" and data.get("assignee_id"):
+            data["status"] = "open"
+        if "external_id" in inner:
+            data["external_id"] = None if inner["external_id"] in (None, "") else str(inner["external_id"])
+        if "due_at" in inner:
+            data["due_at"] = None if not inner["due_at"] else str(inner["due_at"])
+
+        def tag_set(value: Any) -> set[str]:
+            items = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value or [])
+            return {re.sub(r"\s+", "_", str(t).strip().lower()) for t in items if str(t).strip()}
+
+        if "tags" in inner:
+            data["tags"] = sorted(tag_set(inner["tags"]))
+        if "additional_tags" in inner:
+            data["tags"] = sorted(set(data.get("tags") or []) | tag_set(inner["additional_tags"]))
+        if "remove_tags" in inner:
+            data["tags"] = sorted(set(data.get("tags") or []) - tag_set(inner["remove_tags"]))
+        custom = dict(data.get("custom_fields") or {})
+        for entry in inner.get("custom_fields") or []:
+            field = (
+                _CUSTOM.get(int(entry.get("id") or 0))
+                if isinstance(entry, dict) and str(entry.get("id") or "").isdigit()
+                else None
+            )
+            if field is None:
+                fail("base", f"Custom field: {entry!r} is not a ticket field")
+                continue
+            value = entry.get("value")
+            if (
+                field.type == "tagger"
+                and value not in (None, "")
+                and value not in {v for v, _ in field.options}
+            ):
+                fail("base", f"{field.title}: {value} is not a valid option")
+            elif (
+                field.type == "integer" and value not in (None, "") and not re.fullmatch(r"-?\d+", str(value))
+            ):
+                fail("base", f"{field.title}: {value} is not a whole number")
+            else:
+                custom[str(field.id)] = None if value in (None, "") else value
+        data["custom_fields"] = custom
+        comment = inner.get("comment")
+        if comment is not None:
+            body = comment.get("body") or comment.get("html_body") if isinstance(comment, dict) else None
+            if not isinstance(body, str) or not body.strip():
+                fail("comment", "Comment: body cannot be blank")
+            else:
+                comments = list(data.get("comments") or [])
+                comments.append(
+                    {
+                        "id": row.id * 1000 + len(comments) + 2,
+                        "body": body.strip(),
+                        "public": bool(comment.get("public", True)) if isinstance(comment, dict) else True,
+                        "author_id": int(comment.get("author_id") or AGENT_ID)
+                        if isinstance(comment, dict)
+                        else AGENT_ID,
+                    }
+                )
+                data["comments"] = comments
+        if details:
+            raise HttpError(
+                json_response(
+                    422,
+                    {"error": "RecordInvalid", "description": "Record validation errors", "details": details},
+                )
+            )
+        return data
 
     def create_ticket(self, req: Request) -> Response:
         payload = req.json_object().get("ticket")
@@ -617,33 +767,12 @@ class HelpdeskTickets:
         return json_response(201, {"ticket": self.render(row, req.base_url)})
 
     def admin_update(self, req: Request, id_: int, payload: dict[str, Any]) -> Response:
-        """An agent's edit: status, priority, type, subject, tags or custom field values."""
+        """An agent's edit, with the same attributes as the API's update."""
         wrapped = payload.get("ticket")
         inner: dict[str, Any] = wrapped if isinstance(wrapped, dict) else payload
         with self.dialect.store.write() as tx:
             row = tx.get("tickets", id_)
             if row is None:
                 raise self._not_found()
-            data = dict(row.data)
-            for key, allowed in (("status", STATUSES), ("priority", PRIORITIES), ("type", TYPES)):
-                if key in inner:
-                    if inner[key] not in allowed:
-                        raise HttpError(
-                            json_response(
-                                422,
-                                {"error": "RecordInvalid", "description": f"{key} {inner[key]} is not valid"},
-                            )
-                        )
-                    data[key] = inner[key]
-            if "subject" in inner:
-                data["subject"] = str(inner["subject"])
-            if "tags" in inner and isinstance(inner["tags"], list):
-                data["tags"] = sorted({str(t).lower() for t in inner["tags"]})
-            for entry in inner.get("custom_fields") or []:
-                if isinstance(entry, dict) and entry.get("id") in _CUSTOM:
-                    data["custom_fields"] = {
-                        **data.get("custom_fields", {}),
-                        str(entry["id"]): entry.get("value"),
-                    }
-            updated = tx.update("tickets", id_, data)
+            updated = tx.update("tickets", id_, self.changed(tx, row, inner))
         return json_response(200, {"ticket": self.render(updated, req.base_url)})

@@ -17,10 +17,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 from connectors.sandbox import seed as demo
 from connectors.sandbox.engine import (
+    Change,
     Dialect,
     HttpError,
     Request,
@@ -35,6 +37,7 @@ from connectors.sandbox.engine import (
     same_secret,
     wall_ms,
 )
+from connectors.sandbox.marketing_webhooks import MarketingWebhooks
 
 DEFAULT_KEY = "0d3m0marketing0key00000000000000-us1"
 LIST_ID = "b7c2e4f1a9"
@@ -160,6 +163,17 @@ class MarketingDialect(Dialect):
     def key(self) -> str:
         return str(self.options.get("token") or DEFAULT_KEY)
 
+    @cached_property
+    def webhooks(self) -> MarketingWebhooks:
+        """List webhooks and their form-encoded deliveries (marketing_webhooks.py)."""
+        return MarketingWebhooks(self)
+
+    def changes_committed(self, changes: list[Change]) -> None:
+        self.webhooks.changes_committed(changes)
+
+    def reset_hook(self) -> None:
+        self.webhooks.dispatcher.clear()
+
     def register(self, router: Router) -> None:
         base = "/3.0/lists/{list_id}"
         router.add("GET", "/3.0", self.root)
@@ -177,6 +191,7 @@ class MarketingDialect(Dialect):
         router.add("POST", f"{base}/members/{{hash}}/actions/delete-permanent", self.delete_permanent)
         router.add("GET", f"{base}/members/{{hash}}/tags", self.get_tags)
         router.add("POST", f"{base}/members/{{hash}}/tags", self.post_tags)
+        self.webhooks.register(router)
         # Admin edits by subscriber hash or email, not only the store's integer id.
         router.add("PATCH", "/_admin/records/members/{hash}", self.admin_patch, auth=False, admin=True)
 

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from connectors.sandbox import seed as demo
 from connectors.sandbox.engine import (
+    Change,
     Dialect,
     HttpError,
     JsonBodyError,
@@ -37,6 +38,7 @@ from connectors.sandbox.engine import (
     json_response,
     same_secret,
 )
+from connectors.sandbox.sales_webhooks import SalesWebhooks
 
 DEFAULT_TOKEN = "demo-sales-api-token"  # noqa: S105 - a demo credential, printed in the docs
 MAX_LIMIT = 500
@@ -360,6 +362,13 @@ class SalesDialect(Dialect):
         super().__init__(store, options)
         enforced = int(self.options.get("rate_limit") or 0)
         self.rate = RateWindow(limit=enforced or REPORTED_RATE_LIMIT, enforce=enforced > 0)
+        self.webhooks = SalesWebhooks(self)
+
+    def changes_committed(self, changes: list[Change]) -> None:
+        self.webhooks.changes_committed(changes)
+
+    def reset_hook(self) -> None:
+        self.webhooks.dispatcher.clear()
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -382,6 +391,7 @@ class SalesDialect(Dialect):
         router.add("GET", "/v1/recents", api(self.recents))
         router.add("GET", "/v1/pipelines", api(self.pipelines))
         router.add("GET", "/v1/stages", api(self.stages))
+        self.webhooks.register(router)
         for entity in ENTITIES.values():
             base = f"/v1/{entity.name}"
 

@@ -17,14 +17,25 @@ class Delivered:
 
 
 class WebhookReceiver:
-    """Answers every POST with `status` and keeps the requests (`deliveries`) in arrival order."""
+    """Answers every POST with `status` and keeps the requests (`deliveries`) in arrival order.
+
+    A GET (the URL check Mailchimp makes before saving a webhook) is answered with `status` too and
+    kept in `validations`.
+    """
 
     def __init__(self, status: int = 200) -> None:
         self.status = status
         self.deliveries: list[Delivered] = []
+        self.validations: list[Delivered] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                receiver.validations.append(Delivered("GET", self.path, dict(self.headers.items()), b""))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 receiver.deliveries.append(

@@ -12,10 +12,17 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
+from connectors.base import ConnectorError
+from connectors.providers.single_send import send_once
 from connectors.webhooks import WebhookSignatureError
+
+if TYPE_CHECKING:
+    from connectors.providers.stripe.client import StripeClient
 
 SIGNATURE_HEADER = "Stripe-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -77,3 +84,33 @@ def verify_signature(
     if not isinstance(event, dict) or event.get("object") != "event":
         raise WebhookSignatureError("The signed body is not a Stripe event.")
     return event
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A webhook endpoint as created: its id and the signing secret Stripe shows only then."""
+
+    id: str
+    secret: str
+
+
+def create_endpoint(client: StripeClient, url: str, events: Sequence[str]) -> Endpoint:
+    """`POST /v1/webhook_endpoints` for `events` (`"*"` for all); keep the secret to verify deliveries."""
+    body = urlencode([("url", url), *((f"enabled_events[{i}]", name) for i, name in enumerate(events))])
+    response = send_once(
+        client.http,
+        "POST",
+        "/v1/webhook_endpoints",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    data = response.data if isinstance(response.data, dict) else {}
+    if not data.get("id") or not data.get("secret"):
+        raise ConnectorError(
+            "Stripe did not answer the webhook endpoint with its id and secret.", permanent=False
+        )
+    return Endpoint(id=str(data["id"]), secret=str(data["secret"]))
+
+
+def delete_endpoint(client: StripeClient, endpoint_id: str) -> None:
+    client.http.delete(f"/v1/webhook_endpoints/{endpoint_id}")

@@ -35,7 +35,7 @@ from connectors.http import (
     basic_auth_header,
 )
 from connectors.providers.single_send import send_once
-from connectors.providers.zendesk.tickets import TICKET_FIELDS, ticket_payload
+from connectors.providers.zendesk.tickets import TICKET_FIELDS, ticket_payload, ticket_update_payload
 
 logger = logging.getLogger(__name__)
 
@@ -377,11 +377,8 @@ class ZendeskClient(ConnectorClient):
         for index, item in enumerate(items):
             if info.creates_only:
                 if item.target_id:
-                    results[index] = WriteResult(
-                        key=item.key,
-                        ok=False,
-                        error=f"Zendesk {object_name} are only created here, never updated.",
-                    )
+                    # Tickets have no upsert: a linked ticket is updated by id, one call each.
+                    results[index] = self.update_ticket(item)
                 else:
                     upserts.append(_Entry(index, item))
             elif item.target_id:
@@ -573,6 +570,22 @@ class ZendeskClient(ConnectorClient):
             target_id=target,
             action="created" if response.status == 201 else "updated",
         )
+
+    def update_ticket(self, item: WriteItem) -> WriteResult:
+        """`PUT /api/v2/tickets/{id}.json`; sent once when it adds a comment (a retry would add it twice)."""
+        body = {"ticket": ticket_update_payload(item.fields)}
+        path = f"/api/v2/tickets/{item.target_id}.json"
+        try:
+            if "comment" in body["ticket"]:
+                send_once(self.http, "PUT", path, json=body)
+            else:
+                self.http.put(path, json=body)
+        except HttpError as exc:
+            if not exc.permanent:
+                raise
+            message = (zendesk_message(exc.response) if exc.response is not None else None) or exc.message
+            return WriteResult(key=item.key, ok=False, error=message)
+        return WriteResult(key=item.key, ok=True, target_id=item.target_id, action="updated")
 
     def _all_failed(self, entries: Sequence[_Entry], exc: HttpError) -> dict[int, WriteResult]:
         # Bulk endpoints validate records inside the job; a rejected request is a problem with the

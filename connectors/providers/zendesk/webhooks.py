@@ -10,15 +10,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from connectors.base import ConnectorError
+from connectors.providers.single_send import send_once
 from connectors.webhooks import WebhookSignatureError
+
+if TYPE_CHECKING:
+    from connectors.providers.zendesk.client import ZendeskClient
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 DEFAULT_TOLERANCE_SECONDS = 300
+EVENT_PREFIX = "zen:event-type:"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -62,3 +71,80 @@ def verify_signature(
     # The timestamp is signed as sent (its exact text), not as parsed.
     if not hmac.compare_digest(signature(secret, stamp, raw_body), given.strip()):
         raise WebhookSignatureError("The Zendesk signature does not match the signing secret and the body.")
+
+
+@dataclass(frozen=True)
+class ZendeskEvent:
+    """One event-type delivery: `zen:event-type:user.name_changed` about `zen:user:123`."""
+
+    type: str  # user.name_changed (without the zen:event-type: prefix)
+    object: str  # user, organization, ticket
+    id: str
+    detail: dict[str, Any]
+    change: dict[str, Any]  # the payload's `event`: {"current", "previous"} for a changed attribute
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: str
+    secret: str
+
+
+def parse_event(raw_body: bytes | str) -> ZendeskEvent:
+    """The event of a delivery to a webhook subscribed to event types; raises WebhookSignatureError."""
+    try:
+        body = json.loads(raw_body)
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookSignatureError("The Zendesk delivery is not JSON.") from None
+    if not isinstance(body, dict) or not str(body.get("type", "")).startswith(EVENT_PREFIX):
+        raise WebhookSignatureError("The Zendesk delivery is not an event (no zen:event-type: type).")
+    kind, _, record_id = str(body.get("subject", "")).removeprefix("zen:").partition(":")
+    if not kind or not record_id:
+        raise WebhookSignatureError("The Zendesk event has no zen:<object>:<id> subject.")
+    detail, change = body.get("detail"), body.get("event")
+    return ZendeskEvent(
+        type=str(body["type"]).removeprefix(EVENT_PREFIX),
+        object=kind,
+        id=record_id,
+        detail=detail if isinstance(detail, dict) else {},
+        change=change if isinstance(change, dict) else {},
+    )
+
+
+def create_webhook(client: ZendeskClient, url: str, subscriptions: Sequence[str], *, name: str) -> Webhook:
+    """`POST /api/v2/webhooks`, then read its signing secret (Zendesk does not return it on creation).
+
+    `subscriptions` are event types, with or without the `zen:event-type:` prefix, or
+    `conditional_ticket_events` alone (a webhook that triggers call).
+    """
+    wanted = [
+        s if s == "conditional_ticket_events" or s.startswith(EVENT_PREFIX) else EVENT_PREFIX + s
+        for s in subscriptions
+    ]
+    response = send_once(
+        client.http,
+        "POST",
+        "/api/v2/webhooks",
+        json={
+            "webhook": {
+                "name": name,
+                "endpoint": url,
+                "http_method": "POST",
+                "request_format": "json",
+                "status": "active",
+                "subscriptions": wanted,
+            }
+        },
+    )
+    webhook = (response.data or {}).get("webhook") if isinstance(response.data, dict) else None
+    if not isinstance(webhook, dict) or not webhook.get("id"):
+        raise ConnectorError("Zendesk did not answer the webhook with its id.", permanent=False)
+    secret = client.http.get(f"/api/v2/webhooks/{webhook['id']}/signing_secret").data
+    value = (secret or {}).get("signing_secret", {}).get("secret") if isinstance(secret, dict) else None
+    if not value:
+        raise ConnectorError("Zendesk did not show the webhook's signing secret.", permanent=False)
+    return Webhook(id=str(webhook["id"]), secret=str(value))
+
+
+def delete_webhook(client: ZendeskClient, webhook_id: str) -> None:
+    client.http.delete(f"/api/v2/webhooks/{webhook_id}")
