@@ -2,7 +2,9 @@
 
 A delivery costs one SELECT of the workflow's intake columns and one INSERT. Refusals never store the
 body: 413/415/401 are final, and 429 (the endpoint's per-minute budget is spent) tells the sender to
-deliver the same body again after Retry-After seconds, which every webhook sender does.
+deliver the same body again after Retry-After seconds, which every webhook sender does. Size, type and
+signature are checked before the budget: only a delivery whose signature holds is counted against it,
+so unsigned requests to a known URL cannot spend the real sender's budget.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from workflows.services.webhooks import (
     INTAKE_FIELDS,
     MAX_BODY_BYTES,
     WebhookRejected,
-    webhook_admit,
     webhook_receive,
 )
 
@@ -49,7 +50,6 @@ def webhook_intake(request: HttpRequest, token: str) -> JsonResponse:
         # Some senders (Mailchimp) check a webhook URL with a GET before they save it: answer, store nothing.
         return JsonResponse({"status": "ok"}, status=200)
     try:
-        webhook_admit(workflow)
         body = _read_body(request)
         event, created = webhook_receive(
             workflow=workflow,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ from workflows.services.webhooks import (
     RedisEndpointBudgets,
     endpoint_budgets,
     webhook_rate_limit,
+    webhook_secret_set,
 )
 from workflows.services.workflow import workflow_create
 
@@ -125,6 +129,54 @@ def test_each_endpoint_has_its_own_budget(client: Client, hook: Workflow, team: 
 
     assert [_post(client, hook, f"d{i}").status_code for i in range(2)] == [202, 429]
     assert _post(client, other, "d0").status_code == 202
+
+
+def _signed_hook(workflow: Workflow) -> bytes:
+    secret = b"0123456789abcdef0123456789abcdef"
+    webhook_secret_set(workflow=workflow, secret="whsec_" + base64.b64encode(secret).decode())
+    workflow.webhook_signature = "standard"
+    workflow.save(update_fields=["webhook_signature"])
+    return secret
+
+
+def _post_signed(client: Client, workflow: Workflow, delivery_id: str, secret: bytes) -> Any:
+    body = json.dumps({"id": delivery_id, "email": f"{delivery_id}@example.com"})
+    stamp = str(int(time.time()))
+    digest = hmac.new(secret, f"{delivery_id}.{stamp}.{body}".encode(), hashlib.sha256).digest()
+    return client.post(
+        reverse("webhook_intake", args=[workflow.webhook_token]),
+        data=body,
+        content_type="application/json",
+        headers={
+            "webhook-id": delivery_id,
+            "webhook-timestamp": stamp,
+            "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+        },
+    )
+
+
+def test_unsigned_or_malformed_requests_do_not_spend_the_real_senders_budget(
+    client: Client, hook: Workflow
+) -> None:
+    secret = _signed_hook(hook)
+    _limit(hook, 8)  # a burst of 2, then one every 10 s
+
+    forged = [_post(client, hook, f"forged{i}").status_code for i in range(20)]
+    wrong_type = client.post(
+        reverse("webhook_intake", args=[hook.webhook_token]), data="id=1", content_type="text/plain"
+    )
+    too_large = client.post(
+        reverse("webhook_intake", args=[hook.webhook_token]),
+        data=b"{" + b" " * (1024 * 1024) + b"}",
+        content_type="application/json",
+    )
+    signed = [_post_signed(client, hook, f"real{i}", secret).status_code for i in range(3)]
+
+    assert forged == [401] * 20
+    assert (wrong_type.status_code, too_large.status_code) == (415, 413)
+    # The real sender gets its whole burst; only its own deliveries spend it.
+    assert signed == [202, 202, 429]
+    assert sorted(InboundEvent.objects.values_list("event_id", flat=True)) == ["real0", "real1"]
 
 
 def _redis_up() -> bool:

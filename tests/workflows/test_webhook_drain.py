@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -19,6 +21,8 @@ from workflows import tasks
 from workflows.models import InboundEvent, Run, RunRecord, Workflow
 from workflows.services import webhooks
 from workflows.services.workflow import workflow_create
+
+REDIS_CACHE_URL = "redis://127.0.0.1:6379/6"
 
 MAPPING = {
     "fields": [
@@ -202,3 +206,137 @@ def test_a_broker_outage_does_not_undo_a_stored_delivery(
     from workflows.services.maintenance import webhooks_due
 
     assert hook.pk in list(webhooks_due())
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_CACHE_URL, socket_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def redis_cache(settings: Any) -> Iterator[Any]:
+    """The cache a deployment with HUB_CACHE_URL uses: Django's Redis cache."""
+    if not _redis_up():
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+            "KEY_PREFIX": "drain-tests",
+        }
+    }
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+def test_with_the_redis_cache_a_burst_queues_one_task_until_the_guard_expires(
+    team: Any, queued: list[Any], redis_cache: Any
+) -> None:
+    hook = _hook(team, "http://127.0.0.1:9")
+
+    results = [webhooks.webhook_processing_request(workflow_id=hook.pk) for _ in range(5)]
+
+    assert results == [True, False, False, False, False]
+    assert len(queued) == 1 and queued[0][0] == hook.pk and isinstance(queued[0][1], float)
+    time.sleep(webhooks.DRAIN_GUARD_SECONDS + 0.1)
+    assert webhooks.webhook_processing_request(workflow_id=hook.pk) is True
+    assert len(queued) == 2
+
+
+def test_with_the_redis_cache_the_drain_looks_again_only_once_the_guard_has_expired(
+    client: Client,
+    team: Any,
+    helpdesk_sandbox: Any,
+    queued: list[Any],
+    redis_cache: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    hook = _hook(team, helpdesk_sandbox.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, hook, 1).status_code == 202
+    assert len(queued) == 1
+
+    real_process = webhooks.webhook_process
+    drains: list[Any] = []
+
+    def process_then_deliver(*, workflow_id: int) -> Any:
+        result = real_process(workflow_id=workflow_id)
+        drains.append(result)
+        if len(drains) == 1:
+            with django_capture_on_commit_callbacks(execute=True):
+                assert _post(client, hook, 2).status_code == 202
+        return result
+
+    monkeypatch.setattr(webhooks, "webhook_process", process_then_deliver)
+    started = time.time()
+    tasks.process_webhook_events(*queued[0])
+
+    assert len(queued) == 1, "the delivery during the drain relied on the queued task"
+    assert time.time() - started >= webhooks.DRAIN_GUARD_SECONDS - 0.05
+    assert Counter(RunRecord.objects.values_list("source_id", flat=True)) == {"lead-1": 1, "lead-2": 1}
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.PROCESSED}
+    # The guard is gone by the time the drain has looked again: the next delivery queues its own task.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, hook, 3).status_code == 202
+    assert len(queued) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_cache_does_not_fail_a_stored_delivery(
+    team: Any, queued: list[Any], settings: Any
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    hook = _hook(team, "http://127.0.0.1:9")
+    client = Client(raise_request_exception=False)
+
+    responses = [_post(client, hook, n) for n in (1, 2)]
+
+    assert [response.status_code for response in responses] == [202, 202]
+    assert InboundEvent.objects.filter(status=InboundEvent.Status.PENDING).count() == 2
+    # Without a guard every delivery queues a task, and none waits for a guard that was never set.
+    assert queued == [(hook.pk,), (hook.pk,)]
+
+
+@pytest.fixture
+def eager(settings: Any) -> Iterator[None]:
+    """Tasks run where they are queued (CELERY_TASK_ALWAYS_EAGER), as in a one-process installation."""
+    from integrations_hub.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_in_eager_mode_every_delivery_is_processed_at_once(
+    client: Client,
+    team: Any,
+    helpdesk_sandbox: Any,
+    eager: None,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # However long a guard would last: no delivery may wait for one in eager mode.
+    monkeypatch.setattr(webhooks, "DRAIN_GUARD_SECONDS", 30)
+    hook = _hook(team, helpdesk_sandbox.url)
+
+    for n in (1, 2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _post(client, hook, n).status_code == 202
+
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.PROCESSED}
+    assert Run.objects.filter(workflow=hook, status=Run.Status.SUCCEEDED).count() == 2
+    assert sorted(u["email"] for u in helpdesk_users(helpdesk_sandbox)) == [
+        "lead1@example.com",
+        "lead2@example.com",
+    ]

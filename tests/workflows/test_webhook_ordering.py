@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -136,6 +136,62 @@ def test_changes_without_a_time_fall_back_to_arrival_order(
 
     assert run.updated_count == 1 and run.skipped_count == 0
     assert _names(helpdesk_sandbox) == ["Ada Last"]
+
+
+def test_in_one_batch_a_later_timed_change_beats_an_earlier_untimed_one_and_both_are_recorded(
+    client: Client, hook: Workflow, helpdesk_sandbox: Any
+) -> None:
+    first = _deliver(client, hook, "e1", name="Ada Untimed")
+    # Arrives later, saying the source made it before the first one was received: the two times are
+    # different clocks, so arrival order decides.
+    made_at = first.received_at - timedelta(seconds=5)
+    second = _deliver(client, hook, "e2", name="Ada Timed", updated_at=made_at.isoformat())
+
+    run = _process(hook)
+
+    assert _names(helpdesk_sandbox) == ["Ada Timed"]
+    assert (run.records_read, run.created_count, run.skipped_count) == (2, 1, 1)
+    outcomes = sorted(RunRecord.objects.filter(run=run).values_list("outcome", "error"))
+    assert [outcome for outcome, _ in outcomes] == [RunRecord.Outcome.CREATED, RunRecord.Outcome.SKIPPED]
+    assert "Superseded by a later change to the same record in this batch" in outcomes[1][1]
+    assert RecordLink.objects.get(workflow=hook).source_updated_at == second.source_updated_at == made_at
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.PROCESSED}
+
+
+def test_a_batch_remembers_the_newest_time_it_passed_even_when_an_untimed_change_wins(
+    client: Client, hook: Workflow, helpdesk_sandbox: Any
+) -> None:
+    _deliver(client, hook, "e1", name="Ada Timed", updated_at="2026-01-03T00:00:00Z")
+    _deliver(client, hook, "e2", name="Ada Untimed")
+    run = _process(hook)
+    assert _names(helpdesk_sandbox) == ["Ada Untimed"]
+    assert (run.created_count, run.skipped_count) == (1, 1)
+    # The untimed change came after one made on 3 January, so it is newer than that too.
+    assert RecordLink.objects.get(workflow=hook).source_updated_at == datetime(2026, 1, 3, tzinfo=UTC)
+    _deliver(client, hook, "e3", name="Ada Stale", updated_at="2026-01-02T00:00:00Z")
+
+    stale = _process(hook)
+
+    assert (stale.skipped_count, stale.updated_count) == (1, 0)
+    assert _names(helpdesk_sandbox) == ["Ada Untimed"]
+
+
+def test_the_same_changes_give_the_same_result_in_one_batch_or_one_by_one(
+    client: Client, hook: Workflow, helpdesk_sandbox: Any
+) -> None:
+    _deliver(client, hook, "e1", name="Ada Timed", updated_at="2026-01-03T00:00:00Z")
+    _deliver(client, hook, "e2", name="Ada Untimed")
+    _deliver(client, hook, "e3", name="Ada Stale", updated_at="2026-01-02T00:00:00Z")
+    _deliver(client, hook, "e4", name="Ada Earlier", updated_at="2026-01-01T00:00:00Z")
+
+    run = _process(hook)
+
+    assert _names(helpdesk_sandbox) == ["Ada Untimed"]
+    assert (run.records_read, run.created_count, run.skipped_count) == (4, 1, 3)
+    assert RunRecord.objects.filter(run=run).count() == 4
+    errors = sorted(RunRecord.objects.filter(run=run, outcome="skipped").values_list("error", flat=True))
+    assert [error.split(" ", 1)[0] for error in errors] == ["Older", "Older", "Superseded"]
+    assert RecordLink.objects.get(workflow=hook).source_updated_at == datetime(2026, 1, 3, tzinfo=UTC)
 
 
 def test_an_unchanged_newer_change_still_moves_the_applied_time(

@@ -47,7 +47,12 @@ class PlannedRecord:
 
 
 def latest_by_id(records: list[SourceRecord]) -> list[SourceRecord]:
-    """One record per id: the newest by updated_at, the later one in the batch on a tie."""
+    """One record per id: the newest by updated_at, the later one in the batch on a tie.
+
+    For records whose updated_at is the source's own clock (a poll's). Webhook events arrive here already
+    one per id: their updated_at is the source's time or the receipt time, two clocks not to be compared
+    (see workflows.services.webhooks.split_older_than_applied).
+    """
     latest: dict[str, SourceRecord] = {}
     for record in records:
         seen = latest.get(record.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -49,8 +50,9 @@ UPDATED_AT_KEYS = (
 )
 # While a processing task of a workflow is queued, deliveries queue no other one: the task drains every
 # pending event in batches, then looks once more after this window has closed (see webhook_drain), so a
-# delivery that relied on it is never left behind.
-DRAIN_GUARD_SECONDS = 0.25
+# delivery that relied on it is never left behind. Whole seconds: Redis keeps a cache key's lifetime in
+# whole seconds, and Django's Redis cache truncates a fraction (0.25 s would be no guard at all).
+DRAIN_GUARD_SECONDS = 1
 
 
 class WebhookRejected(Exception):
@@ -228,9 +230,12 @@ def webhook_admit(workflow: Workflow) -> None:
 def webhook_receive(
     *, workflow: Workflow, headers: Mapping[str, str], body: bytes, content_type: str
 ) -> tuple[InboundEvent, bool]:
-    """Verify and store one delivery. Returns the event and whether it is new (False: a repeat).
+    """Verify, admit and store one delivery. Returns the event and whether it is new (False: a repeat).
 
-    A new delivery costs one INSERT (and queues the workflow's processing unless it is already queued).
+    The signature is checked before the delivery is taken from the endpoint's budget: a sender that
+    cannot sign (anyone who learnt the URL) is refused with 401 and spends nothing of the real sender's
+    budget. A new delivery costs one INSERT (and queues the workflow's processing unless it is already
+    queued).
     """
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type not in ACCEPTED_TYPES and not media_type.endswith("+json"):
@@ -245,6 +250,7 @@ def webhook_receive(
             verify_inbound(lowered, body, webhook_secret(workflow), cast(Any, workflow.webhook_signature))
         except WebhookSignatureError as exc:
             raise WebhookRejected(401, f"Signature check failed: {exc}") from None
+    webhook_admit(workflow)
     event_id = next((lowered[h] for h in EVENT_ID_HEADERS if lowered.get(h)), "") or (
         "sha256:" + hashlib.sha256(body).hexdigest()
     )
@@ -283,23 +289,43 @@ def webhook_processing_request(*, workflow_id: int) -> bool:
     """Queue the workflow's processing task, unless one was queued in the last DRAIN_GUARD_SECONDS.
 
     Called after the event's commit: the task queued by whoever set the guard takes a last look once the
-    guard has expired, so it sees this event. Returns whether a task was queued.
+    guard has expired, so it sees this event. Returns whether a task was queued. The event is already
+    stored, so nothing here fails the delivery: without the cache a task is queued all the same.
     """
     from workflows.tasks import process_webhook_events
 
-    if not cache.add(_guard_key(workflow_id), 1, timeout=DRAIN_GUARD_SECONDS):
-        return False
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        # Processed right here, after the commit, and to the end: no guard, since no task lingers
+        # for a later delivery to rely on, so every delivery drains for itself.
+        return _enqueue(workflow_id, lambda: process_webhook_events.delay(workflow_id))
+    key = _guard_key(workflow_id)
     try:
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-            # Processed right here, after the commit: there is no later delivery to wait for.
-            process_webhook_events.delay(workflow_id)
-        else:
-            process_webhook_events.delay(workflow_id, time.time())
+        guarded = cache.add(key, 1, timeout=DRAIN_GUARD_SECONDS)
+    except Exception:
+        # No guard can be set or seen: queue a task that looks once (every delivery queues its own).
+        logger.warning("Webhook drain guard unavailable for workflow %s", workflow_id, exc_info=True)
+        return _enqueue(workflow_id, lambda: process_webhook_events.delay(workflow_id))
+    if not guarded:
+        return False
+    # Taken after the guard was set, so the task's last look comes after the guard has expired.
+    requested_at = time.time()
+    if _enqueue(workflow_id, lambda: process_webhook_events.delay(workflow_id, requested_at)):
+        return True
+    # Drop the guard so the next delivery tries to queue a task again.
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.warning("Could not drop the webhook drain guard of workflow %s", workflow_id, exc_info=True)
+    return False
+
+
+def _enqueue(workflow_id: int, send: Callable[[], Any]) -> bool:
+    try:
+        send()
     except Exception:
         # The event is stored, so the delivery stands; the minute sweep hands it to a worker once the
-        # broker is back. Drop the guard so the next delivery tries to queue a task again.
+        # broker is back.
         logger.warning("Could not queue webhook processing for workflow %s", workflow_id, exc_info=True)
-        cache.delete(_guard_key(workflow_id))
         return False
     return True
 
@@ -470,43 +496,72 @@ def source_time(record: SourceRecord) -> datetime | None:
 def split_older_than_applied(
     run: Run, records: list[SourceRecord], links: Mapping[str, RecordLink]
 ) -> tuple[list[SourceRecord], list[RunRecord]]:
-    """Set aside the changes older than the change already applied to the same record, or than a newer
-    change of it in the same batch (which is applied now).
+    """Keep one change per record, the one to apply; the others are skipped, each with its reason.
 
-    Only changes that say when the source made them are compared (and only with a time that is known);
-    an equal time is not older, so it is applied (in arrival order). The rest go on to be written.
+    The changes to a record are taken in arrival order, as if applied one by one: a change that says when
+    the source made it is older, and set aside, when that time is before one already applied (remembered
+    on the link, or a change earlier in this batch); an equal time is not older. Any other change replaces
+    the one before it, which is then superseded. So changes without a time are applied in arrival order,
+    and splitting a batch in two changes nothing. Records that are not events (a poll's) pass through.
     """
-    newest: dict[str, datetime] = {}
-    for record in records:
-        changed_at = source_time(record)
-        if changed_at is not None and (record.id not in newest or changed_at > newest[record.id]):
-            newest[record.id] = changed_at
-    kept: list[SourceRecord] = []
+    winners: dict[str, EventRecord] = {}
+    applied_at: dict[str, datetime | None] = {}
     skipped: list[RunRecord] = []
     for record in records:
-        changed_at = source_time(record)
-        link = links.get(record.id)
-        known = [
-            t for t in (link.source_updated_at if link is not None else None, newest.get(record.id)) if t
-        ]
-        applied_at = max(known) if known else None
-        if changed_at is None or applied_at is None or changed_at >= applied_at:
-            kept.append(record)
+        if not isinstance(record, EventRecord):
             continue
-        skipped.append(
-            RunRecord(
-                run=run,
-                source_id=record.id,
-                target_id=link.target_id if link is not None else "",
-                record_key=link.match_value if link is not None else "",
-                outcome=RunRecord.Outcome.SKIPPED,
-                error=(
-                    f"Older than the change already applied at {applied_at.isoformat()} "
-                    f"(this change was made at {changed_at.isoformat()}); the newer change stays."
-                ),
+        link = links.get(record.id)
+        if record.id not in applied_at:
+            applied_at[record.id] = link.source_updated_at if link is not None else None
+        known = applied_at[record.id]
+        changed_at = record.source_updated_at
+        if changed_at is not None and known is not None and changed_at < known:
+            skipped.append(
+                _skipped(
+                    run,
+                    record,
+                    link,
+                    f"Older than the change already applied at {known.isoformat()} "
+                    f"(this change was made at {changed_at.isoformat()}); the newer change stays.",
+                )
             )
-        )
+            continue
+        replaced = winners.get(record.id)
+        if replaced is not None:
+            skipped.append(
+                _skipped(
+                    run,
+                    replaced,
+                    link,
+                    "Superseded by a later change to the same record in this batch; the later one is applied.",
+                )
+            )
+        winners[record.id] = record
+        if changed_at is not None and (known is None or changed_at > known):
+            applied_at[record.id] = changed_at
+    kept: list[SourceRecord] = []
+    for record in records:
+        if not isinstance(record, EventRecord):
+            kept.append(record)
+        elif winners.get(record.id) is record:
+            newest = applied_at[record.id]
+            # A change without a time that came after one made at T is newer than T too: the link
+            # remembers T, so a change made before T still counts as older.
+            if record.source_updated_at is None and newest is not None:
+                record = dataclasses.replace(record, source_updated_at=newest)
+            kept.append(record)
     return kept, skipped
+
+
+def _skipped(run: Run, record: SourceRecord, link: RecordLink | None, reason: str) -> RunRecord:
+    return RunRecord(
+        run=run,
+        source_id=record.id,
+        target_id=link.target_id if link is not None else "",
+        record_key=link.match_value if link is not None else "",
+        outcome=RunRecord.Outcome.SKIPPED,
+        error=reason,
+    )
 
 
 def source_changed_later(link: RecordLink, record: SourceRecord | None) -> bool:
