@@ -31,8 +31,11 @@ def process_webhook_events(self: Any, workflow_id: int, requested_at: float | No
     from workflows.services.webhooks import DRAIN_GUARD_SECONDS, webhook_drain
 
     if webhook_drain(workflow_id=workflow_id, requested_at=requested_at) is False:
-        # Another run of this workflow is busy; it may finish without seeing these events, so look again.
-        raise self.retry(countdown=max(DRAIN_GUARD_SECONDS, 0.5))
+        # Another run of this workflow is busy; it may finish without seeing these events, so look again,
+        # backing off to every 30 s while a long run (a backfill) holds the workflow.
+        raise self.retry(
+            countdown=min(30.0, max(DRAIN_GUARD_SECONDS, 0.5) * 2 ** min(self.request.retries, 6))
+        )
 
 
 @shared_task(name="workflows.send_incident_alert", ignore_result=True)

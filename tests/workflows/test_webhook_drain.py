@@ -340,3 +340,27 @@ def test_in_eager_mode_every_delivery_is_processed_at_once(
         "lead1@example.com",
         "lead2@example.com",
     ]
+
+
+@pytest.mark.parametrize(("retries", "expected"), [(0, 1.0), (1, 2.0), (3, 8.0), (10, 30.0)])
+def test_a_drain_blocked_by_a_busy_run_backs_off_to_every_30_seconds(
+    retries: int, expected: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflows.services import webhooks as webhook_services
+
+    countdowns: list[float] = []
+
+    def fake_retry(*, countdown: float) -> Exception:
+        countdowns.append(countdown)
+        return RuntimeError("retried")
+
+    monkeypatch.setattr(webhook_services, "webhook_drain", lambda **_: False)
+    monkeypatch.setattr(tasks.process_webhook_events, "retry", fake_retry)
+    tasks.process_webhook_events.push_request(retries=retries)
+    try:
+        with pytest.raises(RuntimeError, match="retried"):
+            tasks.process_webhook_events(1)
+    finally:
+        tasks.process_webhook_events.pop_request()
+
+    assert countdowns == [expected]
