@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
@@ -31,6 +32,19 @@ class ConnectorError(Exception):
         self.message = message
         self.permanent = permanent
         self.status = status
+
+
+def path_segment(value: object) -> str:
+    """A record id made safe as one URL path segment: '/', '?', '#' and '%' are escaped, and the
+    dot segments '.' and '..' (which a URL treats as moves between folders) are refused.
+
+    Ids reach paths from webhook bodies and mapped fields, so an id such as "1/../../deals/5" must stay
+    one segment of the resource it names and never address another one.
+    """
+    text = str(value)
+    if text.strip() in ("", ".", ".."):
+        raise ConnectorError(f"{text!r} is not a record id.", permanent=True)
+    return quote(text, safe="")
 
 
 class AuthenticationError(ConnectorError):

@@ -1528,7 +1528,13 @@ class CrmDialect(Dialect):
             return json_response(400, {"ok": False, "error": "name must be lower case letters, digits and _"})
         if ot.prop(name) is not None:
             return json_response(409, {"ok": False, "error": f"{ot.name} already has a property {name!r}"})
+        # As in HubSpot, a custom property is made unique when it is created (hasUniqueValue), never later;
+        # its values are then refused twice and it can be read by (idProperty=<name>).
+        unique = payload.pop("hasUniqueValue", False)
+        if not isinstance(unique, bool):
+            return json_response(400, {"ok": False, "error": "hasUniqueValue must be true or false"})
         prop = _edited_prop(Prop(name, name, "string", "text", ot.props[0].group, custom=True), payload)
+        prop = replace(prop, unique=unique)
         self._save_props(ot, (*ot.props, prop))
         return json_response(201, prop.definition(len(ot.props)))
 

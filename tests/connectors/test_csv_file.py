@@ -31,8 +31,11 @@ def data_dir(settings: Any, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def make_client(**config: Any) -> CsvFileClient:
-    client = get_provider("csv_file").client(ConnectionSettings(None, config, {}))
+CONNECTION_ID = 7
+
+
+def make_client(connection_id: int | None = CONNECTION_ID, **config: Any) -> CsvFileClient:
+    client = get_provider("csv_file").client(ConnectionSettings(connection_id, config, {}))
     assert isinstance(client, CsvFileClient)
     return client
 
@@ -50,7 +53,7 @@ def export_rows(path: Path, encoding: str = "utf-8-sig", delimiter: str = ",") -
 
 
 def test_header_row_becomes_the_schema_with_declared_types() -> None:
-    storage.save_upload(name="contacts.csv", content=CONTACTS.encode())
+    storage.save_upload(connection_id=CONNECTION_ID, name="contacts.csv", content=CONTACTS.encode())
     client = make_client(import_file="contacts.csv", field_types="age:number, subscribed:boolean")
 
     schema = client.discover_schema("rows")
@@ -64,7 +67,7 @@ def test_header_row_becomes_the_schema_with_declared_types() -> None:
 
 
 def test_rows_are_read_with_declared_types_and_key_column_ids() -> None:
-    storage.save_upload(name="contacts.csv", content=CONTACTS.encode())
+    storage.save_upload(connection_id=CONNECTION_ID, name="contacts.csv", content=CONTACTS.encode())
     client = make_client(
         import_file="contacts.csv", key_column="email", field_types={"age": "number", "subscribed": "boolean"}
     )
@@ -83,20 +86,22 @@ def test_rows_are_read_with_declared_types_and_key_column_ids() -> None:
 
 
 def test_a_value_that_does_not_parse_as_its_declared_type_stays_text() -> None:
-    storage.save_upload(name="c.csv", content=b"email,age\na@x.com,thirty\n")
+    storage.save_upload(connection_id=CONNECTION_ID, name="c.csv", content=b"email,age\na@x.com,thirty\n")
     client = make_client(import_file="c.csv", field_types="age:number")
     assert read_all(client)[0].records[0].fields["age"] == "thirty"
 
 
 def test_without_a_key_column_rows_are_identified_by_position() -> None:
-    storage.save_upload(name="c.csv", content=CONTACTS.encode())
+    storage.save_upload(connection_id=CONNECTION_ID, name="c.csv", content=CONTACTS.encode())
     records = read_all(make_client(import_file="c.csv"))[0].records
     assert [r.id for r in records] == ["row-1", "row-2", "row-3"]
 
 
 def test_paging_resumes_from_the_stored_cursor_without_skipping_a_row() -> None:
     lines = ["email,n"] + [f"u{i}@example.com,{i}" for i in range(25)]
-    storage.save_upload(name="many.csv", content=("\n".join(lines) + "\n").encode())
+    storage.save_upload(
+        connection_id=CONNECTION_ID, name="many.csv", content=("\n".join(lines) + "\n").encode()
+    )
     client = make_client(import_file="many.csv", key_column="email")
 
     pages = read_all(client, page_size=10)
@@ -110,7 +115,7 @@ def test_paging_resumes_from_the_stored_cursor_without_skipping_a_row() -> None:
 
 
 def test_an_unchanged_file_reads_nothing_and_a_changed_upload_is_read_again() -> None:
-    storage.save_upload(name="c.csv", content=CONTACTS.encode())
+    storage.save_upload(connection_id=CONNECTION_ID, name="c.csv", content=CONTACTS.encode())
     client = make_client(import_file="c.csv", key_column="email")
     cursor = read_all(client)[-1].cursor
 
@@ -118,7 +123,9 @@ def test_an_unchanged_file_reads_nothing_and_a_changed_upload_is_read_again() ->
     assert [len(p.records) for p in idle] == [0]
     assert idle[-1].cursor == cursor
 
-    storage.save_upload(name="c.csv", content=(CONTACTS + "dan@example.com,Dan,41,no\n").encode())
+    storage.save_upload(
+        connection_id=CONNECTION_ID, name="c.csv", content=(CONTACTS + "dan@example.com,Dan,41,no\n").encode()
+    )
     reread = [r.id for page in read_all(client, cursor) for r in page.records]
     assert reread == ["ada@example.com", "bob@example.com", "cleo@example.com", "dan@example.com"]
     assert (
@@ -128,20 +135,24 @@ def test_an_unchanged_file_reads_nothing_and_a_changed_upload_is_read_again() ->
 
 def test_semicolons_and_latin_1_are_read_when_configured() -> None:
     content = "email;name\nzoe@example.com;Zoë\n".encode("latin-1")
-    storage.save_upload(name="eu.csv", content=content)
+    storage.save_upload(connection_id=CONNECTION_ID, name="eu.csv", content=content)
     client = make_client(import_file="eu.csv", delimiter=";", encoding="latin-1")
     assert read_all(client)[0].records[0].fields == {"email": "zoe@example.com", "name": "Zoë"}
 
 
 def test_a_file_in_the_wrong_encoding_says_which_line_and_what_to_change() -> None:
-    storage.save_upload(name="eu.csv", content="email\na@x.com\nzoë@x.com\n".encode("latin-1"))
+    storage.save_upload(
+        connection_id=CONNECTION_ID, name="eu.csv", content="email\na@x.com\nzoë@x.com\n".encode("latin-1")
+    )
     client = make_client(import_file="eu.csv", encoding="utf-8")
     with pytest.raises(ConnectorError, match=r"not valid utf-8 text at line 3 .*encoding"):
         read_all(client)
 
 
 def test_blank_lines_are_skipped_and_extra_cells_are_kept_not_dropped() -> None:
-    storage.save_upload(name="c.csv", content=b"email,name\n\na@x.com,A,surplus\n")
+    storage.save_upload(
+        connection_id=CONNECTION_ID, name="c.csv", content=b"email,name\n\na@x.com,A,surplus\n"
+    )
     records = read_all(make_client(import_file="c.csv"))[0].records
     assert len(records) == 1
     assert records[0].fields == {"email": "a@x.com", "name": "A", "_extra": ["surplus"]}
@@ -157,13 +168,13 @@ def test_blank_lines_are_skipped_and_extra_cells_are_kept_not_dropped() -> None:
     ],
 )
 def test_a_bad_header_is_reported(content: bytes, message: str) -> None:
-    storage.save_upload(name="bad.csv", content=content)
+    storage.save_upload(connection_id=CONNECTION_ID, name="bad.csv", content=content)
     with pytest.raises(ConnectorError, match=message):
         read_all(make_client(import_file="bad.csv"))
 
 
 def test_a_missing_key_column_or_declared_type_column_is_reported() -> None:
-    storage.save_upload(name="c.csv", content=CONTACTS.encode())
+    storage.save_upload(connection_id=CONNECTION_ID, name="c.csv", content=CONTACTS.encode())
     with pytest.raises(ConnectorError, match="key column 'id' is not in the CSV header"):
         read_all(make_client(import_file="c.csv", key_column="id"))
     with pytest.raises(ConnectorError, match="field_types names column"):
@@ -198,8 +209,49 @@ def test_a_symlink_out_of_the_exports_folder_is_refused(data_dir: Path, tmp_path
 
 def test_an_upload_with_a_traversal_name_is_refused(data_dir: Path) -> None:
     with pytest.raises(storage.UnsafePathError):
-        storage.save_upload(name="../../evil.csv", content=b"x")
+        storage.save_upload(connection_id=CONNECTION_ID, name="../../evil.csv", content=b"x")
     assert not (data_dir.parent / "evil.csv").exists()
+
+
+def test_connections_naming_the_same_import_file_each_read_their_own_upload(data_dir: Path) -> None:
+    storage.save_upload(connection_id=1, name="contacts.csv", content=b"email\nada@a.example\n")
+    storage.save_upload(connection_id=2, name="contacts.csv", content=b"email\nbob@b.example\n")
+
+    first = [
+        r.id
+        for page in read_all(make_client(1, import_file="contacts.csv", key_column="email"))
+        for r in page.records
+    ]
+    second = [
+        r.id
+        for page in read_all(make_client(2, import_file="contacts.csv", key_column="email"))
+        for r in page.records
+    ]
+
+    assert (first, second) == (["ada@a.example"], ["bob@b.example"])
+    assert not (data_dir / "uploads" / "contacts.csv").exists()
+
+
+def test_an_upload_cannot_reach_another_connections_folder(data_dir: Path) -> None:
+    storage.save_upload(connection_id=1, name="contacts.csv", content=CONTACTS.encode())
+
+    with pytest.raises(storage.UnsafePathError):
+        storage.save_upload(connection_id=2, name="../1/contacts.csv", content=b"email\nx@x.com\n")
+    with pytest.raises(storage.UnsafePathError):
+        storage.resolve_upload(connection_id=2, name="../1/contacts.csv")
+    # A link inside one connection's folder that points at another's is refused as well.
+    own = data_dir / "uploads" / "connections" / "2"
+    own.mkdir(parents=True)
+    os.symlink(data_dir / "uploads" / "connections" / "1", own / "link")
+    with pytest.raises(ConnectorError, match="outside the uploads folder"):
+        read_all(make_client(2, import_file="link/contacts.csv"))
+    assert (data_dir / "uploads" / "connections" / "1" / "contacts.csv").read_bytes() == CONTACTS.encode()
+
+
+def test_a_client_without_a_saved_connection_reads_no_upload() -> None:
+    storage.save_upload(connection_id=CONNECTION_ID, name="c.csv", content=CONTACTS.encode())
+    with pytest.raises(ConnectorError, match="Save the connection"):
+        read_all(make_client(None, import_file="c.csv"))
 
 
 def test_settings_need_a_file_and_a_one_character_delimiter() -> None:
@@ -306,13 +358,13 @@ def test_the_export_is_replaced_atomically_and_leaves_no_temporary_files(data_di
 
 
 def test_an_import_only_connection_cannot_be_written() -> None:
-    storage.save_upload(name="c.csv", content=CONTACTS.encode())
+    storage.save_upload(connection_id=CONNECTION_ID, name="c.csv", content=CONTACTS.encode())
     with pytest.raises(ConnectorError, match="no export file"):
         make_client(import_file="c.csv").upsert_batch("rows", [WriteItem("1", {})], match_field="email")
 
 
 def test_connection_test_describes_both_files() -> None:
-    storage.save_upload(name="c.csv", content=CONTACTS.encode())
+    storage.save_upload(connection_id=CONNECTION_ID, name="c.csv", content=CONTACTS.encode())
     assert make_client(import_file="c.csv", export_file="o.csv").test() == (
         "CSV import c.csv (4 columns), export o.csv"
     )

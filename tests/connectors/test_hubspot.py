@@ -48,7 +48,7 @@ def test_provider_description() -> None:
     assert HubSpotProvider.key == "hubspot"
     assert HubSpotProvider.auth_scheme == "bearer"
     assert HubSpotProvider.credential_fields == ("access_token",)
-    assert set(HubSpotProvider.objects) == {"contacts", "companies", "deals", "tickets"}
+    assert set(HubSpotProvider.objects) == {"contacts", "companies", "deals", "tickets", "tasks"}
     assert HubSpotProvider.capabilities["contacts"].upsert_key == "email"
     assert HubSpotProvider.capabilities["companies"].upsert_key == "domain"
     assert HubSpotProvider.capabilities["contacts"].batch_size == 100

@@ -180,3 +180,25 @@ def test_error_text_prefers_pipedrives_error_over_its_info() -> None:
     assert pipedrive_message(HttpResponse(404, "", {}, "", "", 0.0, body)) == "Person not found"
     only_info = {"success": False, "error_info": "Please check the docs."}
     assert pipedrive_message(HttpResponse(400, "", {}, "", "", 0.0, only_info)) == "Please check the docs."
+
+
+def test_a_person_id_that_climbs_to_a_deal_never_deletes_the_deal(sales_sandbox: SandboxProcess) -> None:
+    """An id taken from a webhook body is one path segment: "<person>/../../deals/<deal>" names no person."""
+    client = saas_clients.pipedrive(sales_sandbox)
+    person = sales_sandbox.records("persons")[0]
+    deal = next(d for d in sales_sandbox.records("deals") if d.get("active_flag") is not False)
+    climbing = f"{person['id']}/../../deals/{deal['id']}"
+    sales_sandbox.admin("DELETE", "/stats")
+
+    result = client.delete("persons", climbing)
+    found = client.find("persons", "id", climbing)
+
+    assert result.ok is False and found is None
+    requests = sales_sandbox.stats()["requests"]
+    assert "DELETE /v1/deals/{id}" not in requests and "GET /v1/deals/{id}" not in requests, requests
+    after = next(d for d in sales_sandbox.records("deals") if d["id"] == deal["id"])
+    assert after.get("active_flag") is not False and after.get("status") != "deleted"
+    assert any(
+        p["id"] == person["id"] and p.get("active_flag") is not False
+        for p in sales_sandbox.records("persons")
+    )

@@ -10,8 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from connectors.base import ConnectorError
 from connectors.models import Connection
 from connectors.providers.csv_file import storage
+from connectors.providers.csv_file.uploads import csv_uploads_move_shared
 from connectors.services import client_for, connection_create
 from integrations_hub.audit.models import AuditEntry
 
@@ -47,7 +49,7 @@ def flashed(response: Any) -> list[str]:
 
 
 def stored(connection: Connection) -> bytes | None:
-    path = storage.resolve("uploads", connection.config["import_file"])
+    path = storage.resolve_upload(connection_id=connection.pk, name=connection.config["import_file"])
     return path.read_bytes() if path.exists() else None
 
 
@@ -149,3 +151,64 @@ def test_another_teams_member_cannot_upload(outsider_client: Client, contacts: C
 
     assert response.status_code == 404
     assert stored(contacts) is None
+
+
+def rows_read(connection: Connection) -> list[dict[str, object]]:
+    return [
+        dict(r.fields) for page in client_for(connection).list_changes("rows", None) for r in page.records
+    ]
+
+
+def test_two_teams_uploading_the_same_file_name_each_read_only_their_own_rows(
+    editor: Any, outsider: Any, contacts: Connection, other_team: Any
+) -> None:
+    editor_client, outsider_client = Client(), Client()
+    editor_client.force_login(editor)
+    outsider_client.force_login(outsider)
+    theirs = connection_create(
+        team=other_team,
+        name="Their contacts",
+        kind="csv_file",
+        config={"import_file": contacts.config["import_file"], "key_column": "email"},
+        credentials={},
+    )
+    upload(editor_client, contacts, GOOD)
+
+    # Before their own upload the other team reads nothing, not this team's file.
+    assert rows_read(contacts) == [
+        {"email": "ada@example.com", "name": "Ada", "age": "36"},
+        {"email": "bob@example.com", "name": "Bob", "age": "41"},
+    ]
+    with pytest.raises(ConnectorError, match="has not been uploaded yet"):
+        rows_read(theirs)
+
+    upload(outsider_client, theirs, b"email,name,age\neve@example.com,Eve,50\n")
+
+    assert rows_read(theirs) == [{"email": "eve@example.com", "name": "Eve", "age": "50"}]
+    assert stored(contacts) == GOOD
+    assert len(rows_read(contacts)) == 2
+
+
+def test_uploads_from_the_shared_folder_move_to_the_connection_that_names_them(
+    contacts: Connection, team: Any, other_team: Any
+) -> None:
+    shared = storage.area_root("uploads")
+    (shared / "tests").mkdir(parents=True)
+    (shared / "tests" / "upload-contacts.csv").write_bytes(GOOD)
+    (shared / "both.csv").write_bytes(b"email\nx@example.com\n")
+    mine = connection_create(
+        team=team, name="Mine", kind="csv_file", config={"import_file": "both.csv"}, credentials={}
+    )
+    theirs = connection_create(
+        team=other_team, name="Theirs", kind="csv_file", config={"import_file": "both.csv"}, credentials={}
+    )
+
+    report = csv_uploads_move_shared()
+
+    assert report.moved == {"tests/upload-contacts.csv": [contacts.pk]}
+    assert report.ambiguous == {"both.csv": [mine.pk, theirs.pk]}
+    assert stored(contacts) == GOOD and len(rows_read(contacts)) == 2
+    assert not (shared / "tests" / "upload-contacts.csv").exists()
+    # A file two teams name cannot be attributed: it stays put and neither connection reads it.
+    assert (shared / "both.csv").exists() and stored(mine) is None and stored(theirs) is None
+    assert csv_uploads_move_shared().moved == {}

@@ -376,3 +376,36 @@ def test_time_based_export_fallback_for_organizations(server: ScriptedServer) ->
     resumed = read_all(make_client(server.url), "organizations", pages[-1].cursor)
     assert server.seen[-1].path.endswith("start_time=1704067300")
     assert resumed[-1].has_more is False
+
+
+def _user(user_id: int, **fields: Any) -> dict[str, Any]:
+    return {"id": user_id, "name": f"User {user_id}", "updated_at": "2026-01-01T00:00:00Z", **fields}
+
+
+def test_find_keeps_only_search_results_that_have_the_value_asked_for(server: ScriptedServer) -> None:
+    """Zendesk's search matches words anywhere: a result without the field, or with another value, is
+    not the record asked for."""
+    server.on(
+        "/api/v2/search.json",
+        Reply(
+            200,
+            {
+                "results": [
+                    _user(1, notes="call +1 555 0100 after 5"),  # no phone of its own
+                    _user(2, phone="+1 555 0100 ext 9"),
+                    _user(3, phone="+1 555 0100"),
+                    _user(4, user_fields={"member_number": "M-7"}),
+                ]
+            },
+        ),
+    )
+    client = make_client(server.url)
+
+    found = client.find("users", "phone", "+1 555 0100")
+    custom = client.find("users", "member_number", "m-7")
+    server.on("/api/v2/search.json", Reply(200, {"results": [_user(1, notes="+1 555 0100")]}))
+    nothing = client.find("users", "phone", "+1 555 0100")
+
+    assert found is not None and found.id == "3"
+    assert custom is not None and custom.id == "4"
+    assert nothing is None

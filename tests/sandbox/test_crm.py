@@ -511,3 +511,30 @@ def test_admin_edit_is_validated_like_the_api(crm_sandbox: SandboxProcess) -> No
     assert status == 400 and body["category"] == "VALIDATION_ERROR"
     status, _, body = crm_sandbox.request("PATCH", "/_admin/records/contacts/1", {"properties": {}})
     assert status == 404
+
+
+def test_a_custom_property_created_unique_is_an_id_property_and_others_are_not(
+    crm_sandbox: SandboxProcess,
+) -> None:
+    """As in HubSpot: GET .../{value}?idProperty=<name> reads by the id, the email or a custom property
+    created with hasUniqueValue; any other idProperty is refused; no match is a 404."""
+    made = crm_sandbox.admin(
+        "POST", "/properties/contacts", {"name": "member_number", "hasUniqueValue": True}
+    )
+    status, created = call(
+        crm_sandbox, "POST", CONTACTS, {"properties": {"email": "m@example.com", "member_number": "M-1"}}
+    )
+    again, refused = call(
+        crm_sandbox, "POST", CONTACTS, {"properties": {"email": "n@example.com", "member_number": "m-1"}}
+    )
+
+    found_status, found = call(crm_sandbox, "GET", f"{CONTACTS}/M-1?idProperty=member_number")
+    missing, _ = call(crm_sandbox, "GET", f"{CONTACTS}/M-2?idProperty=member_number")
+    by_name, said = call(crm_sandbox, "GET", f"{CONTACTS}/Nikolai?idProperty=firstname")
+    escaped, _ = call(crm_sandbox, "GET", f"{CONTACTS}/{created['id']}%2F..%2F101")
+
+    assert made["hasUniqueValue"] is True and status == 201
+    assert again == 409, refused
+    assert (found_status, found["id"]) == (200, created["id"])
+    assert missing == 404 and escaped == 404
+    assert by_name == 400 and "firstname" in said["message"]

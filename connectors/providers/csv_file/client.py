@@ -327,8 +327,16 @@ class CsvFileClient(ConnectorClient):
             )
 
     def _import_path(self) -> Path:
+        # The connection's own uploads folder: another connection naming the same file never reads it.
+        if self.settings.connection_id is None:
+            raise ConnectorError(
+                "Save the connection and upload its import file on the connection's page first.",
+                permanent=True,
+            )
         try:
-            return storage.resolve("uploads", self.config.import_file or "")
+            return storage.resolve_upload(
+                connection_id=self.settings.connection_id, name=self.config.import_file or ""
+            )
         except storage.UnsafePathError as exc:
             raise ConnectorError(f"import_file: {exc}", permanent=True) from None
 
@@ -343,7 +351,7 @@ class CsvFileClient(ConnectorClient):
             return open(path, "rb")
         except FileNotFoundError:
             raise ConnectorError(
-                f"{path.name} has not been uploaded yet (expected in the uploads folder).", permanent=True
+                f"{path.name} has not been uploaded yet: upload it on the connection's page.", permanent=True
             ) from None
         except OSError as exc:
             raise ConnectorError(f"{path.name} cannot be opened: {exc.strerror}", permanent=True) from None

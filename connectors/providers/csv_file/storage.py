@@ -3,6 +3,11 @@
 A connection names its files relative to those folders. Every name is resolved and checked to stay
 inside its folder (after following symlinks), because the name is typed by a user and the process
 can read and write far more of the disk than that user should.
+
+Uploads belong to one connection: they are stored under uploads/connections/<connection id>/, so two
+connections (of the same team or of different teams) that name the same import file each keep and
+read their own copy. Files uploaded before that layout sit directly in uploads/ and are moved into
+their connection's folder by `manage.py csv_uploads_move` (connectors/providers/csv_file/uploads.py).
 """
 
 from __future__ import annotations
@@ -46,19 +51,36 @@ def check_relative_name(name: str) -> str:
     return cleaned
 
 
-def resolve(area: Area, name: str) -> Path:
-    """The absolute path of `name` inside the area's folder; UnsafePathError if it would escape."""
+def _resolve_within(root: Path, name: str, folder: str) -> Path:
     cleaned = check_relative_name(name)
-    root = area_root(area).resolve()
+    root = root.resolve()
     path = (root / cleaned).resolve()
     # resolve() follows symlinks, so a link inside the folder that points outside is refused too.
     if not path.is_relative_to(root) or path == root:
-        raise UnsafePathError(f"{name!r} is outside the {area} folder")
+        raise UnsafePathError(f"{name!r} is outside the {folder} folder")
     return path
 
 
-def save_upload(*, name: str, content: bytes) -> Path:
-    """Store an uploaded file under uploads/, replacing an earlier upload of the same name atomically.
+def resolve(area: Area, name: str) -> Path:
+    """The absolute path of `name` inside the area's folder; UnsafePathError if it would escape."""
+    return _resolve_within(area_root(area), name, area)
+
+
+def connection_uploads_root(connection_id: int) -> Path:
+    """The folder holding one connection's uploads; no other connection reads or writes in it."""
+    if isinstance(connection_id, bool) or not isinstance(connection_id, int) or connection_id <= 0:
+        raise UnsafePathError("uploads belong to a saved connection")
+    return area_root("uploads") / "connections" / str(connection_id)
+
+
+def resolve_upload(*, connection_id: int, name: str) -> Path:
+    """The connection's own copy of the upload `name`; UnsafePathError if it would leave that folder."""
+    return _resolve_within(connection_uploads_root(connection_id), name, "uploads")
+
+
+def save_upload(*, connection_id: int, name: str, content: bytes) -> Path:
+    """Store an uploaded file in the connection's uploads folder, replacing an earlier upload of the
+    same name atomically.
 
     Readers that already opened the old file keep reading the old bytes (rename keeps the inode), so
     a re-upload never hands a reader half of each version.
@@ -66,7 +88,7 @@ def save_upload(*, name: str, content: bytes) -> Path:
     limit = int(getattr(settings, "HUB_CSV_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
     if len(content) > limit:
         raise ValueError(f"The file is {len(content)} bytes; uploads are limited to {limit} bytes.")
-    path = resolve("uploads", name)
+    path = resolve_upload(connection_id=connection_id, name=name)
     write_atomically(path, content)
     return path
 

@@ -1,7 +1,8 @@
 """Uploading the import file of a CSV connection: checked before it replaces the previous upload.
 
-The file is stored under the connection's `import_file` name in the uploads folder (atomically, see
-storage.save_upload), so the next read of the connection sees the new rows. It is refused, with a
+The file is stored under the connection's `import_file` name in that connection's own uploads folder
+(atomically, see storage.save_upload), so the next read of the connection sees the new rows and no
+other connection, whatever file name it types, can read or replace it. It is refused, with a
 message that says what to do, when it is too large, is not text in the connection's encoding, looks
 like a spreadsheet or other binary file, or lacks a header row naming every column (and the key
 column, when the connection has one).
@@ -12,7 +13,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from dataclasses import dataclass
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
@@ -126,7 +129,7 @@ def csv_upload(
     content = upload.read(max_upload_bytes() + 1)
     receipt = csv_upload_check(config=config, filename=filename, content=content)
     try:
-        storage.save_upload(name=receipt.name, content=content)
+        storage.save_upload(connection_id=connection.pk, name=receipt.name, content=content)
     except storage.UnsafePathError as exc:
         raise CsvUploadRejected(f"import_file: {exc}") from None
     audit_record(
@@ -144,3 +147,56 @@ def csv_upload(
         },
     )
     return receipt
+
+
+@dataclass
+class SharedUploadsMove:
+    """What csv_uploads_move_shared did, by file name: the connections each file was copied to, and the
+    files left where they were because connections of several teams name them (re-upload those)."""
+
+    moved: dict[str, list[int]] = field(default_factory=dict)
+    ambiguous: dict[str, list[int]] = field(default_factory=dict)
+
+
+def csv_uploads_move_shared() -> SharedUploadsMove:
+    """Move uploads stored in the shared uploads folder (the layout before per-connection folders)
+    into the folder of the connection that names them.
+
+    A file named by connections of one team is copied to each of them and then removed from the
+    shared folder. A file named by connections of several teams cannot be attributed safely, so it
+    stays where it is and is reported: those connections read nothing until their file is uploaded
+    again. Running it twice is harmless.
+    """
+    claims: dict[str, list[Connection]] = defaultdict(list)
+    for connection in Connection.objects.filter(kind="csv_file").order_by("pk"):
+        name = (connection.config or {}).get("import_file")
+        if not isinstance(name, str) or not name.strip():
+            continue
+        try:
+            claims[storage.check_relative_name(name)].append(connection)
+        except storage.UnsafePathError:
+            continue
+    report = SharedUploadsMove()
+    for name, connections in sorted(claims.items()):
+        if name.split("/", 1)[0] == "connections":
+            continue  # the per-connection folders themselves
+        try:
+            shared = storage.resolve("uploads", name)
+        except storage.UnsafePathError:
+            continue
+        if not shared.is_file():
+            continue
+        ids = [connection.pk for connection in connections]
+        if len({connection.team_id for connection in connections}) > 1:
+            report.ambiguous[name] = ids
+            continue
+        for connection in connections:
+            target = storage.resolve_upload(connection_id=connection.pk, name=name)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                temp = target.with_name(f".{target.name}.moving")
+                shutil.copyfile(shared, temp)
+                temp.replace(target)
+        shared.unlink()
+        report.moved[name] = ids
+    return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, path_segment
 from connectors.http import HttpClient
 
 MAX_BATCH = 100
@@ -87,7 +87,10 @@ class Associations:
 
     def associate(self, from_object: str, from_id: str, to_object: str, to_id: str) -> None:
         """Create the default association; associating twice is harmless (HubSpot keeps one)."""
-        self.http.put(f"/crm/v4/objects/{from_object}/{from_id}/associations/default/{to_object}/{to_id}")
+        self.http.put(
+            f"/crm/v4/objects/{from_object}/{path_segment(from_id)}/associations/default/"
+            f"{to_object}/{path_segment(to_id)}"
+        )
 
     def associate_many(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> None:
         for start in range(0, len(pairs), MAX_BATCH):

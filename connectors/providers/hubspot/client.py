@@ -26,6 +26,7 @@ from connectors.base import (
     SourceRecord,
     WriteItem,
     WriteResult,
+    path_segment,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
 from connectors.providers.hubspot.associations import Associations, create_body, split_fields
@@ -57,6 +58,10 @@ _MODIFIED_PROPERTY = {
 _MODIFIED_FALLBACKS = ("hs_lastmodifieddate", "lastmodifieddate")
 # Statuses for which HubSpot rejects the records we sent rather than the request as such.
 _RECORD_REJECTIONS = frozenset({400, 404, 409, 422})
+# Properties whose values HubSpot keeps unique, besides the record id and custom properties created with
+# unique values: those are read directly (GET .../{value}?idProperty=...), which sees a record the moment
+# it is created, while search is eventually consistent. A company's domain is not unique in HubSpot.
+_BUILTIN_ID_PROPERTIES: dict[str, frozenset[str]] = {"contacts": frozenset({"email"})}
 
 _SIMPLE_TYPES: dict[str, FieldType] = {
     "number": "number",
@@ -243,6 +248,7 @@ class HubSpotClient(ConnectorClient):
             reauthenticate=self._reauthenticate if self._token_source is not None else None,
         )
         self._schemas: dict[str, ObjectSchema] = {}
+        self._unique_properties: dict[str, frozenset[str]] = {}
 
     def _authenticate(self, headers: MutableMapping[str, str]) -> None:
         token = self._token_source.access_token() if self._token_source is not None else self._token
@@ -287,6 +293,13 @@ class HubSpotClient(ConnectorClient):
         response = self.http.get(f"/crm/v3/properties/{object_name}", params={"archived": "false"})
         results = response.data.get("results", []) if isinstance(response.data, dict) else []
         fields = tuple(field_from_property(prop) for prop in results if prop.get("name"))
+        # Only custom properties can be created with unique values; a built-in one flagged so is not
+        # accepted as an idProperty by HubSpot.
+        self._unique_properties[object_name] = frozenset(
+            str(prop["name"])
+            for prop in results
+            if prop.get("name") and prop.get("hasUniqueValue") and not prop.get("hubspotDefined", False)
+        )
         if object_name in PIPELINE_PROPERTIES:
             fields = with_pipeline_labels(self.http, object_name, fields)
         schema = ObjectSchema(name=object_name, label=OBJECTS[object_name], fields=fields)
@@ -410,7 +423,12 @@ class HubSpotClient(ConnectorClient):
         return [results[i] for i in range(len(items))]
 
     def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
-        """The oldest record whose `field` equals `value` (HubSpot's search compares text case-blind)."""
+        """The record whose `field` equals `value` (case-blind, as HubSpot compares text).
+
+        The record id, a contact's email and custom unique properties are read directly, so a record
+        created a moment ago is found (HubSpot's search only shows it seconds later, and a second
+        submission would create a duplicate). Other properties go through search: the oldest match.
+        """
         self._check_object(object_name)
         schema = self.discover_schema(object_name)
         modified = self._modified_property(object_name, schema)
@@ -420,6 +438,8 @@ class HubSpotClient(ConnectorClient):
         text = to_hubspot_value(value).strip()
         if not text:
             return None
+        if name == "hs_object_id" or name in self._id_properties(object_name):
+            return self._read_by(object_name, name, text, schema, modified)
         body = {
             "filterGroups": [{"filters": [{"propertyName": name, "operator": "EQ", "value": text}]}],
             "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
@@ -431,11 +451,30 @@ class HubSpotClient(ConnectorClient):
         found = [r for r in data.get("results") or [] if isinstance(r, dict)]
         return self._record(found[0], modified) if found else None
 
+    def _id_properties(self, object_name: str) -> frozenset[str]:
+        builtin = _BUILTIN_ID_PROPERTIES.get(object_name, frozenset())
+        return builtin | self._unique_properties.get(object_name, frozenset())
+
+    def _read_by(
+        self, object_name: str, name: str, value: str, schema: ObjectSchema, modified: str
+    ) -> SourceRecord | None:
+        """`GET /crm/v3/objects/{object}/{value}?idProperty=name`; HubSpot answers 404 when no record has it."""
+        params = {"properties": ",".join(f.name for f in schema.fields)}
+        if name != "hs_object_id":
+            params["idProperty"] = name
+        try:
+            response = self.http.get(f"/crm/v3/objects/{object_name}/{path_segment(value)}", params=params)
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._record(response.data, modified) if isinstance(response.data, dict) else None
+
     def delete(self, object_name: str, target_id: str) -> WriteResult:
         """Archive one record (HubSpot's delete): it leaves every read and sits in the recycle bin."""
         self._check_object(object_name)
         try:
-            self.http.delete(f"/crm/v3/objects/{object_name}/{target_id}", expected=(200, 204))
+            self.http.delete(f"/crm/v3/objects/{object_name}/{path_segment(target_id)}", expected=(200, 204))
         except HttpError as exc:
             if exc.status not in _RECORD_REJECTIONS:
                 raise

@@ -31,6 +31,7 @@ from connectors.base import (
     SourceRecord,
     WriteItem,
     WriteResult,
+    path_segment,
 )
 from connectors.http import (
     HttpAuthenticationError,
@@ -281,7 +282,7 @@ class MailchimpClient(ConnectorClient):
                 permanent=True,
             )
         try:
-            response = self.http.get(f"{self._list_path}/members/{member}")
+            response = self.http.get(f"{self._list_path}/members/{path_segment(member)}")
         except HttpError as exc:
             if exc.status == 404:
                 return None
@@ -294,7 +295,7 @@ class MailchimpClient(ConnectorClient):
         self._check(object_name)
         member = self._member_ref(target_id)
         try:
-            self.http.delete(f"{self._list_path}/members/{member}")
+            self.http.delete(f"{self._list_path}/members/{path_segment(member)}")
         except HttpError as exc:
             return self._deletion_failed(target_id, exc)
         return WriteResult(key=target_id, ok=True, target_id=member, action="deleted")
@@ -308,7 +309,7 @@ class MailchimpClient(ConnectorClient):
         self._check(object_name)
         member = self._member_ref(target_id)
         try:
-            self.http.post(f"{self._list_path}/members/{member}/actions/delete-permanent")
+            self.http.post(f"{self._list_path}/members/{path_segment(member)}/actions/delete-permanent")
         except HttpError as exc:
             return self._deletion_failed(target_id, exc)
         return WriteResult(key=target_id, ok=True, target_id=member, action="deleted")
@@ -402,7 +403,9 @@ class MailchimpClient(ConnectorClient):
             existed = True
             if method == "PUT":
                 existed = self._exists(member)
-            response = self.http.request(method, f"{self._list_path}/members/{member}", json=body)
+            response = self.http.request(
+                method, f"{self._list_path}/members/{path_segment(member)}", json=body
+            )
         except HttpError as exc:
             return self._fail(item, exc)
         saved = response.data if isinstance(response.data, dict) else {}
@@ -412,7 +415,7 @@ class MailchimpClient(ConnectorClient):
     def _exists(self, member: str) -> bool:
         # PUT answers the same way for a new and an existing member; ask first to report which it was.
         try:
-            self.http.get(f"{self._list_path}/members/{member}", params={"fields": "id"})
+            self.http.get(f"{self._list_path}/members/{path_segment(member)}", params={"fields": "id"})
         except HttpError as exc:
             if exc.status == 404:
                 return False
@@ -461,7 +464,7 @@ class MailchimpClient(ConnectorClient):
             names = [tags] if isinstance(tags, str) else [str(t) for t in tags if str(t).strip()]
             try:
                 self.http.post(
-                    f"{self._list_path}/members/{member}/tags",
+                    f"{self._list_path}/members/{path_segment(member)}/tags",
                     json={"tags": [{"name": name, "status": "active"} for name in names]},
                 )
             except HttpError as exc:

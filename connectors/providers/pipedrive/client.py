@@ -30,6 +30,7 @@ from connectors.base import (
     SourceRecord,
     WriteItem,
     WriteResult,
+    path_segment,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse
 from connectors.providers.single_send import send_once
@@ -266,7 +267,7 @@ class PipedriveClient(ConnectorClient):
         if record_id is None:
             return None
         try:
-            data = self.http.get(f"/v1/{object_name}/{record_id}").data
+            data = self.http.get(f"/v1/{object_name}/{path_segment(record_id)}").data
         except HttpError as exc:
             if exc.status in (404, 410):
                 return None
@@ -281,7 +282,7 @@ class PipedriveClient(ConnectorClient):
         `active_flag` false, which is how a sync sees the deletion."""
         self._entity(object_name)
         try:
-            self.http.delete(f"/v1/{object_name}/{target_id}")
+            self.http.delete(f"/v1/{object_name}/{path_segment(target_id)}")
         except HttpError as exc:
             if exc.status in (404, 410):
                 message = f"Pipedrive has no {object_name} record {target_id} (already deleted?)."
@@ -399,7 +400,7 @@ class PipedriveClient(ConnectorClient):
             payload = self._payload(object_name, item)
             action: Literal["created", "updated"]
             if target:
-                response = self.http.put(f"/v1/{object_name}/{target}", json=payload)
+                response = self.http.put(f"/v1/{object_name}/{path_segment(target)}", json=payload)
                 action = "updated"
             else:
                 response = send_once(self.http, "POST", f"/v1/{object_name}", json=payload)

@@ -33,6 +33,7 @@ from connectors.base import (
     SourceRecord,
     WriteItem,
     WriteResult,
+    path_segment,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
 
@@ -354,7 +355,7 @@ class StripeClient(ConnectorClient):
         if target is None:
             return None
         try:
-            obj = self.http.get(f"{kind.path}/{target}").data
+            obj = self.http.get(f"{kind.path}/{path_segment(target)}").data
         except HttpError as exc:
             if exc.status == 404:
                 return None
@@ -371,7 +372,7 @@ class StripeClient(ConnectorClient):
                 key=target_id, ok=False, error=f"Stripe {object_name} cannot be deleted through the API here."
             )
         try:
-            self.http.delete(f"{kind.path}/{target_id}")
+            self.http.delete(f"{kind.path}/{path_segment(target_id)}")
         except HttpError as exc:
             if exc.status == 404:
                 message = f"Stripe has no customer {target_id} (already deleted?)."
@@ -561,7 +562,7 @@ class StripeClient(ConnectorClient):
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
             action: Literal["created", "updated"]
             if target:
-                response = self.http.post(f"/v1/customers/{target}", data=body, headers=headers)
+                response = self.http.post(f"/v1/customers/{path_segment(target)}", data=body, headers=headers)
                 action = "updated"
             else:
                 # The key makes the HTTP layer's retries safe: Stripe answers a repeat with the first result.

@@ -25,6 +25,7 @@ from connectors.base import (
     SourceRecord,
     WriteItem,
     WriteResult,
+    path_segment,
 )
 from connectors.http import (
     HttpAuthenticationError,
@@ -194,6 +195,18 @@ def _parse_time_cursor(cursor: str) -> int:
     if not raw.isdigit():
         raise ConnectorError(f"Not a Zendesk time cursor: {cursor!r}", permanent=True)
     return int(raw)
+
+
+def _field_value(raw: Mapping[str, Any], info: _ObjectInfo, field: str) -> Any:
+    """A record's value of `field`: a standard field, else a custom field of that key (user_fields)."""
+    if field in raw:
+        return raw[field]
+    custom = raw.get(info.custom_key)
+    return custom.get(field) if isinstance(custom, Mapping) else None
+
+
+def _matches(value: Any, text: str) -> bool:
+    return value is not None and str(value).strip().lower() == text.lower()
 
 
 def _zendesk_id(value: str) -> int | str:
@@ -436,8 +449,9 @@ class ZendeskClient(ConnectorClient):
             path, params, key = "/api/v2/search.json", {"query": query}, "results"
         data = self.http.get(path, params=params).data
         found = [r for r in (data or {}).get(key) or [] if isinstance(r, dict)]
-        # Zendesk search matches words; keep only records whose value is the one asked for.
-        exact = [r for r in found if str(r.get(field, text)).strip().lower() == text.lower()]
+        # Zendesk search matches words; keep only records whose value is the one asked for (a record
+        # without the field is not a match, whatever the search matched it on).
+        exact = [r for r in found if _matches(_field_value(r, info, field), text)]
         return self._record(exact[0], info) if exact else None
 
     def delete(self, object_name: str, target_id: str) -> WriteResult:
@@ -445,7 +459,7 @@ class ZendeskClient(ConnectorClient):
         `active: false`); deleted organizations and tickets leave every read but the export."""
         self._info(object_name)
         try:
-            self.http.delete(f"/api/v2/{object_name}/{_zendesk_id(target_id)}.json")
+            self.http.delete(f"/api/v2/{object_name}/{path_segment(target_id)}.json")
         except HttpError as exc:
             if exc.status == 404:
                 message = f"Zendesk has no {object_name} record {target_id} (already deleted?)."
@@ -464,7 +478,7 @@ class ZendeskClient(ConnectorClient):
 
     def _get(self, object_name: str, info: _ObjectInfo, record_id: str) -> SourceRecord | None:
         try:
-            data = self.http.get(f"/api/v2/{object_name}/{_zendesk_id(record_id)}.json").data
+            data = self.http.get(f"/api/v2/{object_name}/{path_segment(record_id)}.json").data
         except HttpError as exc:
             if exc.status == 404:
                 return None
@@ -574,7 +588,7 @@ class ZendeskClient(ConnectorClient):
     def update_ticket(self, item: WriteItem) -> WriteResult:
         """`PUT /api/v2/tickets/{id}.json`; sent once when it adds a comment (a retry would add it twice)."""
         body = {"ticket": ticket_update_payload(item.fields)}
-        path = f"/api/v2/tickets/{item.target_id}.json"
+        path = f"/api/v2/tickets/{path_segment(item.target_id or '')}.json"
         try:
             if "comment" in body["ticket"]:
                 send_once(self.http, "PUT", path, json=body)

@@ -362,3 +362,27 @@ def test_delete_batch_deletes_each_record(request: pytest.FixtureRequest, case: 
         found = client.find(case.object_name, case.find_field, item.fields[case.find_field])
         assert found is None or case.is_deleted(found)
     assert client.find(case.object_name, case.find_field, items[3].fields[case.find_field]) is not None
+
+
+@pytest.mark.parametrize("case", DELETERS, ids=str)
+def test_a_record_id_that_climbs_the_path_never_reaches_another_record(
+    request: pytest.FixtureRequest, case: ContractCase
+) -> None:
+    """Ids reach URL paths from webhook bodies: "<a>/../<b>" must name no record, never record b."""
+    sandbox = sandbox_for(request, case)
+    client: Any = case.connect(sandbox, None)
+    items = case.new_items("climb")
+    written = client.upsert_batch(case.object_name, items, match_field=case.match_field)
+    first, second = str(written[0].target_id), str(written[1].target_id)
+    climbing = f"{first}/../{second}"
+
+    result = client.delete(case.object_name, climbing)
+    with pytest.raises(ConnectorError) as caught:
+        client.delete(case.object_name, "..")
+
+    assert result.ok is False, result
+    assert caught.value.permanent is True
+    for item, target in zip(items[:2], (first, second), strict=True):
+        kept = client.find(case.object_name, case.find_field, item.fields[case.find_field])
+        assert kept is not None and kept.id == target and not case.is_deleted(kept), kept
+    assert client.find(case.object_name, "id", climbing) is None
