@@ -34,6 +34,10 @@ def data_dir(settings: Any, tmp_path: Path) -> Path:
 CONNECTION_ID = 7
 
 
+def exports_of(data_dir: Path, connection_id: int = CONNECTION_ID) -> Path:
+    return data_dir / "exports" / "connections" / str(connection_id)
+
+
 def make_client(connection_id: int | None = CONNECTION_ID, **config: Any) -> CsvFileClient:
     client = get_provider("csv_file").client(ConnectionSettings(connection_id, config, {}))
     assert isinstance(client, CsvFileClient)
@@ -199,12 +203,33 @@ def test_path_traversal_is_refused_in_the_settings(name: str) -> None:
 
 def test_a_symlink_out_of_the_exports_folder_is_refused(data_dir: Path, tmp_path_factory: Any) -> None:
     outside = tmp_path_factory.mktemp("outside")
-    (data_dir / "exports").mkdir()
-    os.symlink(outside, data_dir / "exports" / "escape")
+    exports_of(data_dir).mkdir(parents=True)
+    os.symlink(outside, exports_of(data_dir) / "escape")
     client = make_client(export_file="escape/out.csv")
     with pytest.raises(ConnectorError, match="outside the exports folder"):
         client.upsert_batch("rows", [WriteItem("1", {"email": "a@x.com"})], match_field="email")
     assert list(outside.iterdir()) == []
+
+
+def test_connections_naming_the_same_export_file_each_write_their_own(data_dir: Path) -> None:
+    make_client(1, export_file="out.csv").upsert_batch(
+        "rows", [WriteItem("1", {"email": "ada@a.example"})], match_field="email"
+    )
+    make_client(2, export_file="out.csv").upsert_batch(
+        "rows", [WriteItem("1", {"email": "bob@b.example"})], match_field="email"
+    )
+
+    assert export_rows(exports_of(data_dir, 1) / "out.csv") == [{"email": "ada@a.example"}]
+    assert export_rows(exports_of(data_dir, 2) / "out.csv") == [{"email": "bob@b.example"}]
+    assert not (data_dir / "exports" / "out.csv").exists()
+
+
+def test_an_unsaved_connection_writes_no_export(data_dir: Path) -> None:
+    client = make_client(None, export_file="out.csv")
+
+    with pytest.raises(ConnectorError, match="Save the connection"):
+        client.upsert_batch("rows", [WriteItem("1", {"email": "a@x.com"})], match_field="email")
+    assert not (data_dir / "exports").exists()
 
 
 def test_an_upload_with_a_traversal_name_is_refused(data_dir: Path) -> None:
@@ -295,7 +320,7 @@ def test_export_creates_the_file_then_updates_rows_by_match_field(data_dir: Path
         ("updated", "ada@example.com"),
         ("created", "cleo@example.com"),
     ]
-    rows = export_rows(data_dir / "exports" / "crm" / "contacts.csv")
+    rows = export_rows(exports_of(data_dir) / "crm" / "contacts.csv")
     assert rows == [
         {"email": "ada@example.com", "name": "Ada", "phone": "+44 20 7946 0000"},
         {"email": "bob@example.com", "name": "Bob", "phone": ""},
@@ -314,7 +339,7 @@ def test_a_linked_row_is_found_by_its_target_id_even_when_its_key_changes(data_d
     )[0]
 
     assert (result.action, result.target_id) == ("updated", "new@example.com")
-    assert export_rows(data_dir / "exports" / "out.csv") == [{"email": "new@example.com", "n": "1"}]
+    assert export_rows(exports_of(data_dir) / "out.csv") == [{"email": "new@example.com", "n": "1"}]
 
 
 def test_values_are_written_as_text_people_can_read(data_dir: Path) -> None:
@@ -324,7 +349,7 @@ def test_values_are_written_as_text_people_can_read(data_dir: Path) -> None:
         [WriteItem("1", {"email": "a@x.com", "vip": True, "tags": ["a", "b"], "none": None, "n": 1.5})],
         match_field="email",
     )
-    row = export_rows(data_dir / "exports" / "out.tsv", encoding="utf-8", delimiter="\t")[0]
+    row = export_rows(exports_of(data_dir) / "out.tsv", encoding="utf-8", delimiter="\t")[0]
     assert row == {"email": "a@x.com", "vip": "true", "tags": '["a","b"]', "none": "", "n": "1.5"}
 
 
@@ -342,7 +367,7 @@ def test_a_row_without_a_match_value_or_with_unencodable_text_fails_alone(data_d
     assert [r.ok for r in results] == [False, False, True]
     assert results[0].error == "No email to match the CSV row on; the row was not written."
     assert "cannot be written in latin-1" in (results[1].error or "")
-    assert export_rows(data_dir / "exports" / "out.csv", encoding="latin-1") == [
+    assert export_rows(exports_of(data_dir) / "out.csv", encoding="latin-1") == [
         {"email": "ok@example.com", "name": "Zoë"}
     ]
 
@@ -351,9 +376,9 @@ def test_the_export_is_replaced_atomically_and_leaves_no_temporary_files(data_di
     client = make_client(export_file="out.csv")
     for i in range(3):
         client.upsert_batch("rows", [WriteItem(str(i), {"email": f"u{i}@x.com"})], match_field="email")
-    names = sorted(p.name for p in (data_dir / "exports").iterdir())
+    names = sorted(p.name for p in exports_of(data_dir).iterdir())
     assert names == [".out.csv.lock", "out.csv"]
-    content = (data_dir / "exports" / "out.csv").read_bytes().decode("utf-8-sig")
+    content = (exports_of(data_dir) / "out.csv").read_bytes().decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(content))) == [["email"], ["u0@x.com"], ["u1@x.com"], ["u2@x.com"]]
 
 

@@ -61,7 +61,8 @@ class CsvFileConfig(ConnectionConfig):
         default=None, description="File in the uploads folder whose rows are read (e.g. contacts.csv)."
     )
     export_file: str | None = Field(
-        default=None, description="File in the exports folder that rows are written to (e.g. crm/out.csv)."
+        default=None,
+        description="File in the connection's exports folder that rows are written to (e.g. crm/out.csv).",
     )
     delimiter: str = Field(default=",", description="One character; 'tab' for tab-separated files.")
     encoding: str = Field(default="utf-8-sig", description="Text encoding, e.g. utf-8-sig, latin-1.")
@@ -341,8 +342,13 @@ class CsvFileClient(ConnectorClient):
             raise ConnectorError(f"import_file: {exc}", permanent=True) from None
 
     def _export_path(self) -> Path:
+        # The connection's own exports folder: another connection naming the same file never writes it.
+        if self.settings.connection_id is None:
+            raise ConnectorError("Save the connection before writing its export file.", permanent=True)
         try:
-            return storage.resolve("exports", self.config.export_file or "")
+            return storage.resolve_export(
+                connection_id=self.settings.connection_id, name=self.config.export_file or ""
+            )
         except storage.UnsafePathError as exc:
             raise ConnectorError(f"export_file: {exc}", permanent=True) from None
 

@@ -8,6 +8,8 @@ Uploads belong to one connection: they are stored under uploads/connections/<con
 connections (of the same team or of different teams) that name the same import file each keep and
 read their own copy. Files uploaded before that layout sit directly in uploads/ and are moved into
 their connection's folder by `manage.py csv_uploads_move` (connectors/providers/csv_file/uploads.py).
+Exports likewise go to exports/connections/<connection id>/, so no connection writes into a file
+another team's connection named the same way.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ def connection_uploads_root(connection_id: int) -> Path:
     if isinstance(connection_id, bool) or not isinstance(connection_id, int) or connection_id <= 0:
         raise UnsafePathError("uploads belong to a saved connection")
     return area_root("uploads") / "connections" / str(connection_id)
+
+
+def connection_exports_root(connection_id: int) -> Path:
+    """The folder holding one connection's export files, apart from every other connection's."""
+    return area_root("exports") / connection_uploads_root(connection_id).relative_to(area_root("uploads"))
+
+
+def resolve_export(*, connection_id: int, name: str) -> Path:
+    """The connection's own export file `name`; UnsafePathError if it would leave that folder."""
+    return _resolve_within(connection_exports_root(connection_id), name, "exports")
 
 
 def resolve_upload(*, connection_id: int, name: str) -> Path:
