@@ -8,6 +8,7 @@ Environment:
                          postgres://postgres@127.0.0.1:5432/...); SQLite in a temp dir if it does not answer
   BENCH_MEMORY_MAX       cap on the "1M" memory run (default 200000)
   BENCH_WEBHOOK_SECONDS  seconds per webhook load repetition (default 10)
+  BENCH_OUT              directory for latest.json and latest.md (default bench-results/)
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ ORDER = [
     "memory",
     "pages",
 ]
-OUT = common.ROOT / "bench-results"
+OUT = Path(os.environ.get("BENCH_OUT") or common.ROOT / "bench-results")
 
 
 def _runner(name: str, workdir: Path) -> Any:
@@ -122,9 +123,13 @@ ROWS: list[tuple[str, str, str]] = [
     ("incremental", "seconds_100k", ""),
     ("incremental", "ratio", "≤ 1.2"),
     ("incremental", "api_calls_idle", "= 1"),
+    ("incremental", "hub_ratio", ""),
     ("rate_budget", "seconds", ""),
+    ("rate_budget", "unpaced_seconds", ""),
     ("rate_budget", "theoretical_min_seconds", ""),
     ("rate_budget", "ratio", "≤ 1.1"),
+    ("rate_budget", "ratio_to_window_bound", ""),
+    ("rate_budget", "ratio_to_fluid_bound", ""),
     ("rate_budget", "ratio_to_steady_rate", ""),
     ("rate_budget", "responses_429", "0"),
     ("webhook_ingest", "requests_per_s", "(500 offered)"),

@@ -10,6 +10,7 @@ from bench.common import REPEAT, load, sandbox, scaled, summary
 
 TARGET_RATIO = 1.2
 CHANGED = 10
+AUTH = {"Authorization": "Bearer demo-crm-token"}
 
 
 def _measure(size: int) -> dict[str, Any]:
@@ -39,6 +40,28 @@ def _measure(size: int) -> dict[str, Any]:
             calls.append(crm.stats().get("total", 0))
             if run is None or run.records_read < CHANGED:
                 raise RuntimeError(f"the poll read {run and run.records_read} records, expected {CHANGED}")
+        # The sandbox's own time for the search such a poll sends (all properties, from the cursor): what
+        # the source system costs, apart from the hub. It grows with the source (the sandbox filters
+        # its SQLite table), so the hub's own part is reported apart too.
+        since = int(time.time() * 1000) - 120_000
+        props = [
+            p["name"] for p in crm.request("GET", "/crm/v3/properties/contacts", headers=AUTH)[2]["results"]
+        ]
+        body = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since)}]}
+            ],
+            "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": props,
+            "limit": 100,
+        }
+        sandbox_seconds: list[float] = []
+        for _ in range(REPEAT + 2):
+            started = time.perf_counter()
+            status, _, _ = crm.request("POST", "/crm/v3/objects/contacts/search", body, headers=AUTH)
+            sandbox_seconds.append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"search answered {status}")
         idle: list[int] = []
         idle_paths: dict[str, int] = {}
         idle_seconds: list[float] = []
@@ -52,6 +75,7 @@ def _measure(size: int) -> dict[str, Any]:
             idle_paths = stats.get("requests", {})
         return {
             "seconds": seconds,
+            "sandbox_search_seconds": sandbox_seconds,
             "crm_calls": calls,
             "idle_calls": idle,
             "idle_seconds": idle_seconds,
@@ -65,6 +89,8 @@ def run() -> dict[str, Any]:
     b = _measure(large)
     s1, s2 = summary(a["seconds"]), summary(b["seconds"])
     ratio = s2["median"] / s1["median"]
+    q1, q2 = summary(a["sandbox_search_seconds"]), summary(b["sandbox_search_seconds"])
+    own1, own2 = s1["median"] - q1["median"], s2["median"] - q2["median"]
     return {
         "changed_records": CHANGED,
         "source_sizes": [small, large],
@@ -74,11 +100,18 @@ def run() -> dict[str, Any]:
         "target_ratio": TARGET_RATIO,
         "holds": ratio <= TARGET_RATIO,
         "crm_calls_per_poll": {"1k": a["crm_calls"], "100k": b["crm_calls"]},
+        "sandbox_search_seconds_1k": q1,
+        "sandbox_search_seconds_100k": q2,
+        "hub_seconds_1k": round(own1, 3),
+        "hub_seconds_100k": round(own2, 3),
+        "hub_ratio": round(own2 / own1, 2) if own1 > 0 else None,
         "api_calls_idle": max(a["idle_calls"] + b["idle_calls"]),
         "api_calls_idle_runs": {"1k": a["idle_calls"], "100k": b["idle_calls"]},
         "idle_poll_requests": b["idle_paths"],
         "idle_poll_seconds": {"1k": summary(a["idle_seconds"]), "100k": summary(b["idle_seconds"])},
         "idle_holds": max(a["idle_calls"] + b["idle_calls"]) == 1,
-        "note": "api_calls_idle counts every CRM request of the poll (search + any schema read)",
+        "note": "api_calls_idle counts every CRM request of the poll (search + any schema read); "
+        "sandbox_search_seconds is the CRM sandbox answering the poll's search alone (one http request, no "
+        "hub); hub_seconds = poll seconds - that, and hub_ratio compares those",
         "load_average": load(),
     }

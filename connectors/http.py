@@ -14,6 +14,7 @@ import logging
 import random
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -28,10 +29,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from connectors.base import AuthenticationError, ConnectorError, RateLimit
 from connectors.ratelimit import (
+    ARRIVAL_ALLOWANCE_SECONDS,
     LocalGovernor,
+    PathBudgets,
     RateGovernor,
     connection_key,
     current_budget,
+    path_key,
     shared_governor,
     whole_seconds,
 )
@@ -195,16 +199,28 @@ class HttpStats:
     last_latency_ms: float | None = None
     total_latency_ms: float = 0.0
     status_counts: dict[int, int] = field(default_factory=dict)
+    # A client may be used by more than one thread (a run reads its next page while writing this one).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, status: int | None, latency_seconds: float) -> None:
-        self.requests += 1
         latency_ms = round(latency_seconds * 1000, 3)
-        self.last_latency_ms = latency_ms
-        self.total_latency_ms += latency_ms
-        if status is None:
-            self.connection_errors += 1
-        else:
-            self.status_counts[status] = self.status_counts.get(status, 0) + 1
+        with self.lock:
+            self.requests += 1
+            self.last_latency_ms = latency_ms
+            self.total_latency_ms += latency_ms
+            if status is None:
+                self.connection_errors += 1
+            else:
+                self.status_counts[status] = self.status_counts.get(status, 0) + 1
+
+    def waited(self, seconds: float, *, throttled: bool, retry: bool) -> None:
+        with self.lock:
+            if retry:
+                self.retries += 1
+            if throttled:
+                self.throttle_wait_seconds += seconds
+            else:
+                self.backoff_wait_seconds += seconds
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly copy (status keys as strings) for storing on a run."""
@@ -410,6 +426,7 @@ class HttpClient:
         rate_limit: RateLimit | None = None,
         governor: RateGovernor | None = None,
         reauthenticate: ReauthenticateFn | None = None,
+        path_budgets: PathBudgets | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
@@ -417,8 +434,14 @@ class HttpClient:
         building = current_budget()
         if building is not None and connection_id is None and rate_limit is None:
             # Made by a connector's client inside Provider.client(): use that connection's budget.
-            connection_id, rate_limit = building
+            connection_id, rate_limit = building.connection_id, building.rate_limit
+        if path_budgets is None and building is not None and building.connection_id == connection_id:
+            path_budgets = building.paths
         self.rate_limit = rate_limit
+        # Endpoints with a budget of their own (drawn from as well as the connection's).
+        self.path_budgets: tuple[tuple[re.Pattern[str], str, RateLimit], ...] = tuple(
+            (re.compile(pattern), pattern, limit) for pattern, limit in path_budgets or ()
+        )
         if connection_id is not None:
             self.governor_key = connection_key(connection_id)
             self.governor: RateGovernor = governor or shared_governor()
@@ -620,32 +643,65 @@ class HttpClient:
         # Full jitter: spreads retries of many workers hitting the same outage.
         return self._rng.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt)))
 
-    def _throttle(self, method: str, path: str, waited_until: float | None) -> None:
-        """Wait for this request's slot in the connection's budget (shared by every process)."""
-        reservation = self.governor.acquire(
-            self.governor_key, self.rate_limit, max_wait=MAX_RETRY_AFTER_SECONDS, waited_until=waited_until
-        )
-        if not reservation.granted:
-            # The system asked for a pause longer than a worker should sleep: fail transiently so
-            # the run is retried later, without sending (and without using a slot).
-            raise HttpError(
-                self.redact(
-                    f"{self.system} is rate limited for another {whole_seconds(reservation.wait_seconds)} s "
-                    f"(it asked us to wait); {method} {path} was not sent."
-                ),
-                permanent=False,
-                status=429,
-            )
-        if reservation.wait_seconds > 0:
-            self.stats.throttle_wait_seconds += reservation.wait_seconds
-            self.sleep(reservation.wait_seconds)
+    def _throttle(self, method: str, path: str, waited_until: float | None) -> list[tuple[str, str | None]]:
+        """Wait for this request's slot in the connection's budget (shared by every process) and in the
+        budget of its endpoint, if it has one. Returns the slots, to settle once the request is done."""
+        budgets: list[tuple[str, RateLimit | None]] = [(self.governor_key, self.rate_limit)]
+        budgets += [
+            (path_key(self.governor_key, pattern), limit)
+            for compiled, pattern, limit in self.path_budgets
+            if compiled.search(path)
+        ]
+        not_before = 0.0
+        # Each budget is asked not to count the request before the latest moment another one allows;
+        # when a later budget pushes the moment back, the earlier ones are asked again (their slot would
+        # otherwise stand for a moment the request is not sent at).
+        for attempt in range(3):
+            slots: list[tuple[str, str | None]] = []
+            wait = not_before
+            for key, limit in budgets:
+                reservation = self.governor.acquire(
+                    key,
+                    limit,
+                    max_wait=MAX_RETRY_AFTER_SECONDS,
+                    waited_until=waited_until if key == self.governor_key else None,
+                    not_before=wait,
+                    in_flight=ARRIVAL_ALLOWANCE_SECONDS,
+                )
+                if not reservation.granted:
+                    self._release(slots)
+                    # The system asked for a pause longer than a worker should sleep: fail transiently so
+                    # the run is retried later, without sending (and without using a slot).
+                    raise HttpError(
+                        self.redact(
+                            f"{self.system} is rate limited for another "
+                            f"{whole_seconds(reservation.wait_seconds)} s (it asked us to wait); "
+                            f"{method} {path} was not sent."
+                        ),
+                        permanent=False,
+                        status=429,
+                    )
+                slots.append((key, reservation.slot))
+                wait = max(wait, reservation.wait_seconds)
+            if len(budgets) == 1 or wait <= not_before + 0.05 or attempt == 2:
+                break
+            self._release(slots)
+            not_before = wait
+        if wait > 0:
+            self.stats.waited(wait, throttled=True, retry=False)
+            self.sleep(wait)
+        return slots
+
+    def _release(self, slots: list[tuple[str, str | None]]) -> None:
+        for key, slot in slots:
+            self.governor.cancel(key, slot)
+
+    def _settle(self, slots: list[tuple[str, str | None]]) -> None:
+        for key, slot in slots:
+            self.governor.settle(key, slot)
 
     def _wait(self, seconds: float, *, throttled: bool) -> None:
-        self.stats.retries += 1
-        if throttled:
-            self.stats.throttle_wait_seconds += seconds
-        else:
-            self.stats.backoff_wait_seconds += seconds
+        self.stats.waited(seconds, throttled=throttled, retry=True)
         if seconds > 0:
             self.sleep(seconds)
 
@@ -667,7 +723,7 @@ class HttpClient:
         # The end of a Retry-After block this client slept through itself (see the 429 branch).
         waited_until: float | None = None
         while True:
-            self._throttle(method, path, waited_until)
+            slots = self._throttle(method, path, waited_until)
             started = time.monotonic()
             try:
                 raw = self._session.request(
@@ -719,6 +775,9 @@ class HttpClient:
                 raise HttpError(
                     self.redact(f"{self.system}: {method} {path} failed: {exc}"), permanent=True
                 ) from None
+            finally:
+                # Answered, failed or refused: the server has seen this request, if ever, by now.
+                self._settle(slots)
 
             elapsed = time.monotonic() - started
             self.stats.record(raw.status_code, elapsed)

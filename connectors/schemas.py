@@ -18,7 +18,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.base import FieldSchema, FieldType, ObjectSchema, PicklistOption
+from connectors.base import (
+    ConnectorClient,
+    ConnectorError,
+    FieldSchema,
+    FieldType,
+    ObjectSchema,
+    PicklistOption,
+)
 from connectors.models import Connection, ObjectSchemaCache
 from connectors.services import client_for
 
@@ -314,3 +321,32 @@ def _refresh(*, connection: Connection, object_name: str) -> tuple[CachedSchema,
         row.fetched_at = now
         row.save()
     return _from_row(row, change), change
+
+
+# ---------------------------------------------------------------------------------------------
+# Handing the cached copy to a client
+# ---------------------------------------------------------------------------------------------
+
+
+def schema_prime(
+    *, client: ConnectorClient, connection: Connection, object_name: str, max_age: timedelta = DEFAULT_MAX_AGE
+) -> bool:
+    """Give `client` the cached schema of `object_name` (refreshed first if older than `max_age`), so that
+    reading or writing with it does not ask the system for the fields again.
+
+    Clients that discover a schema before listing or writing keep what they discovered in `_schemas`
+    (object name -> ObjectSchema) for their lifetime; a client is built per run, so without this every
+    run, even a poll that finds nothing, would cost a schema request. The cache is refreshed on its own
+    schedule (`max_age`) and whenever drift is suspected, so the copy handed over is never staler than
+    the one the drift check trusts. Returns whether the client took it; failures to refresh are left to
+    the client, which then discovers the schema itself.
+    """
+    schemas = getattr(client, "_schemas", None)
+    if not object_name or not isinstance(schemas, dict) or object_name in schemas:
+        return False
+    try:
+        entry = schema_entry(connection=connection, object_name=object_name, max_age=max_age)
+    except ConnectorError:
+        return False
+    schemas[object_name] = entry.schema
+    return True

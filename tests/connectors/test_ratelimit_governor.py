@@ -77,22 +77,58 @@ def waits(governor: RateGovernor, key: str, limit: RateLimit | None, count: int)
 # --- semantics, identical for both governors ------------------------------------------------------
 
 
-def test_burst_goes_at_once_then_requests_are_spaced_by_the_refill(governor: RateGovernor) -> None:
-    # 10 per second with a burst of 2 refills (10 - 2) / 1 = 8 tokens a second: one per 0.125 s.
-    got = waits(governor, "c1", RateLimit(10, 1.0, burst=2), 5)
+def test_a_whole_window_goes_at_once_then_each_request_waits_for_the_oldest_to_leave(
+    governor: RateGovernor,
+) -> None:
+    # 3 in any 1 s: the window's 3 at once, then the next ones a window after the first ones.
+    got = waits(governor, "c1", RateLimit(3, 1.0), 7)
 
-    assert got == pytest.approx([0, 0, 0.125, 0.25, 0.375], abs=SLACK)
+    assert got == pytest.approx([0, 0, 0, 1, 1, 1, 2], abs=SLACK)
 
 
-def test_a_block_delays_the_next_request_and_the_queue_behind_it_keeps_the_rate(
+def test_no_window_of_the_interval_ever_holds_more_than_the_limit(governor: RateGovernor) -> None:
+    moments = waits(governor, "c1", RateLimit(4, 0.5), 13)
+
+    assert busiest_window(moments, seconds=0.45) <= 4
+    # ... and the budget is used: 13 requests at 4 per 0.5 s take 3 windows after the first.
+    assert max(moments) == pytest.approx(1.5, abs=SLACK)
+
+
+def test_a_block_delays_the_next_request_and_the_window_still_holds_behind_it(
     governor: RateGovernor,
 ) -> None:
     governor.block("c1", 0.5)
 
-    got = waits(governor, "c1", RateLimit(10, 1.0, burst=1), 3)
+    got = waits(governor, "c1", RateLimit(2, 1.0), 4)
 
-    # Not three requests at the end of the block: the refill restarts there.
-    assert got == pytest.approx([0.5, 0.5 + 1 / 9, 0.5 + 2 / 9], abs=SLACK)
+    # Not four requests at the end of the block: a window still holds two.
+    assert got == pytest.approx([0.5, 0.5, 1.5, 1.5], abs=SLACK)
+
+
+def test_a_request_in_flight_counts_until_it_is_settled(governor: RateGovernor) -> None:
+    limit = RateLimit(2, 1.0)
+    first = governor.acquire("c1", limit, max_wait=60, in_flight=5.0)
+    second = governor.acquire("c1", limit, max_wait=60, in_flight=5.0)
+    held = governor.acquire("c1", limit, max_wait=60)
+    governor.cancel("c1", held.slot)
+
+    # Not answered yet: counted as if they reached the server as late as allowed (5 s), plus a window.
+    assert held.wait_seconds == pytest.approx(6.0, abs=SLACK)
+
+    governor.settle("c1", first.slot)
+    governor.settle("c1", second.slot)
+    after = governor.acquire("c1", limit, max_wait=60)
+
+    # Answered now: they count from now, so the next one goes a window later.
+    assert after.granted and after.wait_seconds == pytest.approx(1.0, abs=SLACK)
+
+
+def test_a_cancelled_slot_is_free_again(governor: RateGovernor) -> None:
+    limit = RateLimit(2, 10.0)
+    unused = governor.acquire("c1", limit, max_wait=60)
+    governor.cancel("c1", unused.slot)
+
+    assert waits(governor, "c1", limit, 3) == pytest.approx([0, 0, 10], abs=SLACK)
 
 
 def test_a_block_applies_without_any_budget(governor: RateGovernor) -> None:
@@ -268,16 +304,17 @@ def test_the_client_sleeps_what_the_governor_says_and_counts_it_as_throttling(re
     client = HttpClient(
         recorder.url,
         connection_id=1,
-        rate_limit=RateLimit(5, 1.0, burst=1),  # refills 4 a second: one slot every 0.25 s
+        rate_limit=RateLimit(2, 1.0),  # two in any second
         governor=LocalGovernor(clock=lambda: now[0]),
         sleep=sleep,
     )
 
-    for _ in range(3):
+    for _ in range(5):
         client.get("/work")
 
-    assert slept == pytest.approx([0.25, 0.25])
-    assert client.stats.throttle_wait_seconds == pytest.approx(0.5)
+    # Two at once; the third a second after the first was answered (at 0), the fifth after the third.
+    assert slept == pytest.approx([1.0, 1.0], abs=0.01)
+    assert client.stats.throttle_wait_seconds == pytest.approx(2.0, abs=0.02)
     assert client.stats.backoff_wait_seconds == 0
     assert client.stats.retries == 0
 
@@ -315,8 +352,9 @@ def test_threads_sharing_the_in_process_governor_stay_within_the_budget(recorder
     assert not any(thread.is_alive() for thread in threads)
     assert len(recorder.arrivals) == 32
     assert busiest_window(recorder.arrivals) <= 10
-    # 2 at once, then 30 at 8 a second: the budget was used, not merely respected by luck.
+    # 10 in each of 4 windows (the last 2 in the fourth): the budget was used, not merely respected by luck.
     assert max(recorder.arrivals) - min(recorder.arrivals) >= 3.0
+    assert max(recorder.arrivals) - min(recorder.arrivals) < 6.0
 
 
 class _BareClient(ConnectorClient):
@@ -424,9 +462,9 @@ def test_worker_processes_never_exceed_the_shared_budget(recorder: Recorder, red
     assert len(recorder.arrivals) == 40
     assert all(report["statuses"] == [200] * 10 for report in reports)
     assert busiest_window(recorder.arrivals) <= 10
-    # Alone, four processes would send 40 requests in well under a second; shared, 2 go at once
-    # and 38 follow at 8 a second.
-    assert max(recorder.arrivals) - min(recorder.arrivals) >= 4.0
+    # Alone, four processes would send 40 requests in well under a second; shared, 10 go in each
+    # second, counted at the server.
+    assert max(recorder.arrivals) - min(recorder.arrivals) >= 3.0
     assert sum(report["throttle_wait_seconds"] for report in reports) > 0
 
 

@@ -9,15 +9,18 @@ matched by link or key, so reading again never duplicates a record.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -32,18 +35,25 @@ from connectors.base import (
 )
 from connectors.models import Connection
 from connectors.registry import get_provider
+from connectors.schemas import schema_prime
 from connectors.services import client_for, connection_record_error, connection_record_success
 from integrations_hub.logging import log_context
 from integrations_hub.metrics import sync_latency_observe
 from workflows.definition import Definition
 from workflows.engine.definition import CompiledWorkflow, DefinitionError, compile_definition
 from workflows.engine.mapping import CompiledMapping, MappingSpecError, compile_mapping
-from workflows.engine.plan import LinkState, PlannedRecord, plan_batch
+from workflows.engine.plan import LinkState, PlannedRecord, latest_by_id, plan_batch
 from workflows.models import InboundEvent, RecordLink, Run, RunRecord, TriggerCursor, Workflow
-from workflows.services.drift import SchemaDrift, workflow_check_drift
+from workflows.services.bulk_write import insert_rows, upsert_rows
+from workflows.services.drift import SchemaDrift, schema_max_age, workflow_check_drift
 from workflows.services.ports import ConnectorPorts
 from workflows.services.steps import RetryLater
-from workflows.services.webhooks import webhook_secret
+from workflows.services.webhooks import (
+    link_note_applied,
+    source_changed_later,
+    split_older_than_applied,
+    webhook_secret,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +216,14 @@ def _execute_claimed(run: Run) -> None:
             )
             if drift is not None:
                 raise SchemaDrift(drift.reason)
+        if context.compiled is None and context.definition.target_object:
+            # After the drift check, which refreshes the cached copy when it is stale or suspect.
+            schema_prime(
+                client=context.target,
+                connection=context.target_connection,
+                object_name=context.definition.target_object,
+                max_age=schema_max_age(),
+            )
         if run.trigger == Run.Trigger.RESUME:
             from workflows.services.steps import resume_due
 
@@ -326,14 +344,34 @@ def _poll(context: RunContext, *, confirm_flood: bool) -> None:
         raise MappingSpecError(["This workflow has no source connection to read from."])
     source = client_for(context.source_connection)
     context.clients.append(source)
-    cursor, _ = TriggerCursor.objects.get_or_create(workflow=context.workflow)
-    pages = _pages(
-        context.source_connection, source, context.definition.source_object, cursor.value, context.batch_size
+    # The cached schema (as fresh as the drift check requires) spares a schema request per poll: a poll
+    # that finds nothing then costs one request.
+    schema_prime(
+        client=source,
+        connection=context.source_connection,
+        object_name=context.definition.source_object,
+        max_age=schema_max_age(),
     )
+    cursor, _ = TriggerCursor.objects.get_or_create(workflow=context.workflow)
+    read = _read_ahead(
+        _pages(
+            context.source_connection,
+            source,
+            context.definition.source_object,
+            cursor.value,
+            context.batch_size,
+        )
+    )
+    pages: Iterator[ChangePage] = read
     threshold = context.definition.flood_threshold
     if threshold and not confirm_flood:
         pages = _flood_guarded(pages, threshold)
     not_before = _start_moment(context, cursor.value)
+    with contextlib.closing(read):
+        _process_pages(context, pages, not_before)
+
+
+def _process_pages(context: RunContext, pages: Iterator[ChangePage], not_before: datetime | None) -> None:
     for page in pages:
         records = [r for r in page.records if not_before is None or r.updated_at >= not_before]
         skipped_old = len(page.records) - len(records)
@@ -376,6 +414,36 @@ def _flood_guarded(pages: Iterator[ChangePage], threshold: int) -> Iterator[Chan
     yield from pages
 
 
+def _read_ahead(pages: Iterator[ChangePage]) -> Generator[ChangePage, None, None]:
+    """The same pages, with the next one read on a worker thread while the caller writes and records
+    this one: a poll then waits for the source only when the source is the slower side.
+
+    At most one page is read ahead, and only into memory: the cursor still advances only when a page is
+    recorded, so a crash loses at most that read (it is read again by the next run). The thread only
+    talks to the source system (its own client, not shared with the writing side); any database
+    connection it opens (an OAuth token renewal) is closed before the thread ends.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-read-ahead")
+    # The run's logging context (run and workflow ids) goes with the reads.
+    run_context = contextvars.copy_context()
+    try:
+        pending: Future[ChangePage | None] = pool.submit(run_context.run, _next_page, pages)
+        while True:
+            page = pending.result()
+            if page is None:
+                return
+            pending = pool.submit(run_context.run, _next_page, pages)
+            yield page
+    finally:
+        # Wait for a read in flight (the generator must not run on two threads), then free the thread.
+        pool.submit(connections.close_all)
+        pool.shutdown(wait=True)
+
+
+def _next_page(pages: Iterator[ChangePage]) -> ChangePage | None:
+    return next(pages, None)
+
+
 def _pages(
     connection: Connection, client: ConnectorClient, object_name: str, cursor: str | None, page_size: int
 ) -> Iterator[ChangePage]:
@@ -415,6 +483,9 @@ def process_records(
         )
         for source_id, link in existing.items()
     }
+    read_count = len(records)
+    # A webhook change older than the one already applied to its record is recorded as skipped.
+    records, older = split_older_than_applied(context.run, records, existing)
     planned = plan_batch(records, context.mapping, link_states, match_field=context.definition.match_field)
     writes = [item.write for item in planned if item.write is not None]
     results: dict[str, WriteResult] = {}
@@ -428,10 +499,11 @@ def process_records(
         changed_at=[r.updated_at for r in records if getattr(results.get(r.id), "ok", False)],
     )
 
-    by_id = {record.id: record for record in records}
-    outcomes: list[RunRecord] = []
+    # The record each plan was made from (one per id), so a link notes the change that was applied.
+    by_id = {record.id: record for record in latest_by_id(records)}
+    outcomes: list[RunRecord] = list(older)
     link_updates: list[RecordLink] = []
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {RunRecord.Outcome.SKIPPED: len(older)} if older else {}
     for item in planned:
         record, link = _outcome(
             context.run, workflow, item, results.get(item.source_id), existing.get(item.source_id)
@@ -441,6 +513,13 @@ def process_records(
             if source is not None:
                 record.source_fields = dict(source.fields)
                 record.source_updated_at = source.updated_at
+        elif record.outcome == RunRecord.Outcome.UNCHANGED and link is None:
+            # Nothing to write, but this change is applied too: an older one must not overwrite it.
+            unchanged = existing.get(item.source_id)
+            if unchanged is not None and source_changed_later(unchanged, by_id.get(item.source_id)):
+                link = unchanged
+        if link is not None:
+            link_note_applied(link, by_id.get(item.source_id))
         outcomes.append(record)
         counts[record.outcome] = counts.get(record.outcome, 0) + 1
         if link is not None:
@@ -449,15 +528,15 @@ def process_records(
     if already_counted:
         counts[RunRecord.Outcome.SKIPPED] = counts.get(RunRecord.Outcome.SKIPPED, 0) + already_counted
     with transaction.atomic():
-        RunRecord.objects.bulk_create(outcomes, batch_size=500)
+        insert_rows(RunRecord, outcomes)
         save_links(workflow, link_updates)
         mark_read()
         Run.objects.filter(pk=context.run.pk).update(
-            records_read=F("records_read") + len(records) + already_counted,
+            records_read=F("records_read") + read_count + already_counted,
             heartbeat_at=timezone.now(),
             **{f"{outcome}_count": F(f"{outcome}_count") + n for outcome, n in counts.items()},
+            **_http_stats(context.clients),
         )
-    _record_http_stats(context.run, context.clients)
 
 
 def _write_chunk(context: RunContext, chunk: list[WriteItem]) -> dict[str, WriteResult]:
@@ -510,16 +589,22 @@ def _outcome(
 def save_links(workflow: Workflow, links: list[RecordLink]) -> None:
     if not links:
         return
-    RecordLink.objects.bulk_create(
+    upsert_rows(
+        RecordLink,
         links,
-        update_conflicts=True,
         unique_fields=["workflow", "source_id"],
-        update_fields=["target_id", "match_value", "last_fingerprint", "last_values", "updated_at"],
-        batch_size=500,
+        update_fields=[
+            "target_id",
+            "match_value",
+            "last_fingerprint",
+            "last_values",
+            "source_updated_at",
+            "updated_at",
+        ],
     )
 
 
-def _record_http_stats(run: Run, clients: list[ConnectorClient]) -> None:
+def _http_stats(clients: list[ConnectorClient]) -> dict[str, Any]:
     requests = retries = 0
     waited = 0.0
     for client in clients:
@@ -529,7 +614,11 @@ def _record_http_stats(run: Run, clients: list[ConnectorClient]) -> None:
         requests += int(getattr(stats, "requests", 0))
         retries += int(getattr(stats, "retries", 0))
         waited += float(getattr(stats, "throttle_wait_seconds", 0.0))
-    Run.objects.filter(pk=run.pk).update(api_requests=requests, retries=retries, throttle_wait_seconds=waited)
+    return {"api_requests": requests, "retries": retries, "throttle_wait_seconds": waited}
+
+
+def _record_http_stats(run: Run, clients: list[ConnectorClient]) -> None:
+    Run.objects.filter(pk=run.pk).update(**_http_stats(clients))
 
 
 def _finish(

@@ -5,7 +5,7 @@ Webhook deliveries are checked with `connectors.providers.zendesk.webhooks.verif
 
 from __future__ import annotations
 
-from connectors.base import Capabilities, Provider
+from connectors.base import Capabilities, Provider, RateLimit
 from connectors.providers.zendesk.client import OBJECTS, ZendeskClient, ZendeskConfig
 
 
@@ -17,10 +17,18 @@ class ZendeskProvider(Provider):
     credential_fields = ("api_token",)
     objects = dict(OBJECTS)
     capabilities = {
-        "users": Capabilities(upsert_key="email", batch_size=100),
+        # Deleting a user soft-deletes it: the export then shows it with active = false.
+        "users": Capabilities(upsert_key="email", batch_size=100, delete=True, find=True),
         # Zendesk's create-or-update matches organizations on external_id only (names are not a key).
-        "organizations": Capabilities(upsert_key="external_id", batch_size=100),
+        "organizations": Capabilities(upsert_key="external_id", batch_size=100, delete=True, find=True),
         # Read and created in bulk (create_many); Zendesk tickets have no key to upsert them by.
-        "tickets": Capabilities(update=False, upsert_key=None, batch_size=100, webhooks=True),
+        "tickets": Capabilities(
+            update=False, upsert_key=None, batch_size=100, webhooks=True, delete=True, find=True
+        ),
     }
     client_class = ZendeskClient
+    # Zendesk Support's documented account limit for the Professional plan: 400 requests a minute (Team
+    # 200, Enterprise 700, the High Volume API add-on 2,500 - override per connection).
+    rate_limit = RateLimit(requests=400, interval_seconds=60)
+    # The incremental export endpoints (how changes are listed) allow 10 requests a minute on their own.
+    path_rate_limits = ((r"^/api/v2/incremental/", RateLimit(requests=10, interval_seconds=60)),)

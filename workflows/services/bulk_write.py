@@ -1,0 +1,116 @@
+"""Writing a page's rows in one statement that costs little on both sides of the database connection.
+
+A run records every page it reads: one `RunRecord` per source record and one upserted `RecordLink` per
+record written. Django 5.2 sends a bulk insert on PostgreSQL as `UNNEST` arrays, one per column, that
+psycopg's client-side binding quotes value by value in Python, after every field has prepared every
+value. Here, on PostgreSQL, the rows travel as one JSON document (serialised in C) that the server
+expands with `json_populate_recordset` into an `INSERT ... SELECT` (with `ON CONFLICT` for the links).
+Other databases use `bulk_create`; the rows written are the same either way.
+
+Both run inside the caller's transaction, so a page's rows, its links and its cursor still commit (or
+roll back) together.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models
+
+# Below this, the plain bulk insert is as cheap.
+JSON_ROWS_MIN = 20
+
+
+class _Encoder(DjangoJSONEncoder):
+    """Django's encoder, but moments keep their microseconds (it cuts them to milliseconds)."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()
+        return super().default(o)
+
+
+def _fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column
+    return str(field.column)
+
+
+def _document(fields: list[models.Field[Any, Any]], objs: Sequence[models.Model]) -> str:
+    """The rows as one JSON array of objects keyed by column (JSON columns keep their JSON as is)."""
+    # Only fields that compute their value on save (auto_now) need `pre_save`; the rest is read as set.
+    computed = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    plain = [(str(f.column), f.attname) for f in fields if f not in computed]
+    rows = []
+    for obj in objs:
+        row = {column: getattr(obj, attname) for column, attname in plain}
+        for f in computed:
+            row[str(f.column)] = f.pre_save(obj, True)
+        rows.append(row)
+    return json.dumps(rows, cls=_Encoder, separators=(",", ":"))
+
+
+def _json_rows(objs: Sequence[models.Model]) -> bool:
+    return connection.vendor == "postgresql" and len(objs) >= JSON_ROWS_MIN
+
+
+def _insert_select(model: type[models.Model], fields: list[models.Field[Any, Any]]) -> str:
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    # Every name here is quoted metadata of the model; the rows are the one bound parameter.
+    return (
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608
+        f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
+    )
+
+
+def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+    """Insert `objs` as new rows (their ids are not set on the objects)."""
+    if not objs:
+        return
+    if not _json_rows(objs):
+        model._default_manager.bulk_create(objs, batch_size=500)
+        return
+    fields = _fields(model)
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_select(model, fields), [_document(fields, objs)])
+
+
+def upsert_rows(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+) -> None:
+    """Insert `objs`, or update `update_fields` of the rows that already have their `unique_fields`."""
+    if not objs:
+        return
+    if not _json_rows(objs):
+        model._default_manager.bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=list(unique_fields),
+            update_fields=list(update_fields),
+            batch_size=500,
+        )
+        return
+    fields = _fields(model)
+    quote = connection.ops.quote_name
+    unique = ", ".join(quote(_column(model, name)) for name in unique_fields)
+    updates = ", ".join(
+        f"{quote(column)} = EXCLUDED.{quote(column)}"
+        for column in (_column(model, name) for name in update_fields)
+    )
+    sql = f"{_insert_select(model, fields)} ON CONFLICT ({unique}) DO UPDATE SET {updates}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_document(fields, objs)])
