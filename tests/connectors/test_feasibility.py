@@ -188,7 +188,7 @@ def test_an_object_lists_what_it_supports_with_its_upsert_key_and_documented_rat
     assert supports["Incremental read"][0] is True
     assert supports["Webhooks"] == (True, "real-time")
     assert supports["Upsert"] == (True, "matched by email")
-    assert supports["Delete"] == (False, "")
+    assert supports["Delete"] == (True, "")  # HubSpot archives; the client implements it
     assert supports["Batch size"] == (True, "100 records per request")
     assert supports["Rate limit"] == (True, "100 requests per 10 s")
     assert contacts.name == "CRM Contacts"
