@@ -318,7 +318,7 @@ COMPANIES = ObjectType(
             "text",
             "companyinformation",
             "The domain name of the company",
-            unique=True,
+            # Not unique in HubSpot: two companies may share a domain, and it is no idProperty.
             kind="domain",
         ),
         Prop(

@@ -100,3 +100,35 @@ def test_properties_that_are_not_unique_are_searched(crm_sandbox: SandboxProcess
     assert by_domain is not None and by_domain.fields["domain"] == company["domain"]
     assert by_name is not None and by_name.fields["firstname"] == contact["firstname"]
     assert requests(crm_sandbox) == {SEARCH: 2}
+
+
+def test_companies_upsert_by_domain_updates_the_oldest_match_and_creates_the_rest_once(
+    crm_sandbox: SandboxProcess,
+) -> None:
+    """A company's domain is no idProperty in HubSpot, so an upsert on it searches and then updates or
+    creates; a domain repeated in one batch updates the company created for its first occurrence."""
+    client = make_client(crm_sandbox)
+    existing = crm_sandbox.records("companies")[0]
+    domain = existing["properties"]["domain"]
+    sandbox_calls_before = requests(crm_sandbox)
+
+    results = client.upsert_batch(
+        "companies",
+        [
+            WriteItem("a", {"domain": domain.upper(), "name": "Renamed"}),
+            WriteItem("b", {"domain": "fresh.example", "name": "Fresh"}),
+            WriteItem("c", {"domain": "fresh.example", "name": "Fresh again"}),
+        ],
+        match_field="domain",
+    )
+
+    assert [r.ok for r in results] == [True, True, True]
+    assert results[0].target_id == str(existing["id"]) and results[0].action == "updated"
+    assert results[1].action == "created"
+    assert results[2].target_id == results[1].target_id and results[2].action == "updated"
+    by_domain = {c["properties"]["domain"]: c["properties"]["name"] for c in crm_sandbox.records("companies")}
+    assert by_domain[domain] == "Renamed" and by_domain["fresh.example"] == "Fresh again"
+    assert len(crm_sandbox.records("companies")) == 3
+    calls = requests(crm_sandbox)
+    assert "POST /crm/v3/objects/{object}/batch/upsert" not in calls
+    assert calls.get(SEARCH, 0) > sandbox_calls_before.get(SEARCH, 0)

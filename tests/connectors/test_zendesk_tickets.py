@@ -30,10 +30,41 @@ def zendesk(sandbox: SandboxProcess) -> Any:
     )
 
 
-def test_tickets_are_read_and_created_but_not_updated() -> None:
+def test_tickets_are_read_created_and_updated_by_id_but_never_upserted() -> None:
     capabilities = ZendeskProvider.capabilities["tickets"]
-    assert capabilities.read and capabilities.create and not capabilities.update
+    assert capabilities.read and capabilities.create and capabilities.update
     assert capabilities.upsert_key is None and capabilities.webhooks
+
+
+def test_a_linked_ticket_is_updated_by_id_and_a_closed_one_refuses_with_zendesks_words(
+    helpdesk: SandboxProcess,
+) -> None:
+    client = zendesk(helpdesk)
+    known = helpdesk.records("users")[0]
+    created = client.upsert_batch(
+        "tickets",
+        [WriteItem("a", {"subject": "Printer", "description": "Jammed", "requester_email": known["email"]})],
+        match_field="",
+    )[0]
+    assert created.ok and created.target_id
+
+    updated = client.upsert_batch(
+        "tickets",
+        [WriteItem("a", {"status": "solved", "priority": "high"}, target_id=created.target_id)],
+        match_field="",
+    )[0]
+    ticket = next(t for t in helpdesk.records("tickets") if str(t["id"]) == created.target_id)
+    closed = client.upsert_batch(
+        "tickets", [WriteItem("a", {"status": "closed"}, target_id=created.target_id)], match_field=""
+    )[0]
+    after_close = client.upsert_batch(
+        "tickets", [WriteItem("a", {"subject": "Reopen?"}, target_id=created.target_id)], match_field=""
+    )[0]
+
+    assert updated.ok and updated.target_id == created.target_id
+    assert (ticket["status"], ticket["priority"]) == ("solved", "high")
+    assert closed.ok
+    assert not after_close.ok and after_close.error
 
 
 def test_schema_lists_ticket_fields_by_id_without_the_system_ones(helpdesk: SandboxProcess) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -426,14 +427,17 @@ def test_single_create_and_patch(crm_sandbox: SandboxProcess) -> None:
 # --- companies and properties --------------------------------------------------------------------
 
 
-def test_companies_have_unique_domains_and_both_modification_names(crm_sandbox: SandboxProcess) -> None:
+def test_companies_may_share_a_domain_which_is_no_id_property(crm_sandbox: SandboxProcess) -> None:
     companies = crm_sandbox.records("companies")
     assert len(companies) == 2
     props = companies[0]["properties"]
     assert props["hs_lastmodifieddate"] == props["lastmodifieddate"]
     inputs = [{"properties": {"name": "Copy", "domain": props["domain"].upper()}}]
     status, body = call(crm_sandbox, "POST", "/crm/v3/objects/companies/batch/create", {"inputs": inputs})
-    assert status == 409 and body["category"] == "CONFLICT"
+    assert status == 201 and body["results"][0]["properties"]["domain"] == props["domain"]
+    upsert = [{"id": props["domain"], "idProperty": "domain", "properties": {"name": "Again"}}]
+    status, body = call(crm_sandbox, "POST", "/crm/v3/objects/companies/batch/upsert", {"inputs": upsert})
+    assert status == 400 and "idProperty" in json.dumps(body)
     search = {
         "filterGroups": [
             {"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": 0}]}
@@ -441,7 +445,7 @@ def test_companies_have_unique_domains_and_both_modification_names(crm_sandbox: 
         "limit": 10,
     }
     status, found = call(crm_sandbox, "POST", "/crm/v3/objects/companies/search", search)
-    assert status == 200 and found["total"] == 2
+    assert status == 200 and found["total"] == 3
 
 
 def test_properties_describe_standard_and_custom_fields(crm_sandbox: SandboxProcess) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from connectors.base import (
@@ -62,6 +62,8 @@ _RECORD_REJECTIONS = frozenset({400, 404, 409, 422})
 # unique values: those are read directly (GET .../{value}?idProperty=...), which sees a record the moment
 # it is created, while search is eventually consistent. A company's domain is not unique in HubSpot.
 _BUILTIN_ID_PROPERTIES: dict[str, frozenset[str]] = {"contacts": frozenset({"email"})}
+
+_T = TypeVar("_T")
 
 _SIMPLE_TYPES: dict[str, FieldType] = {
     "number": "number",
@@ -412,6 +414,10 @@ class HubSpotClient(ConnectorClient):
 
         for chunk in _chunks(updates, MAX_BATCH):
             results.update(self._write(object_name, "update", chunk, match_field))
+        if upserts and match_field not in self._id_properties(object_name):
+            # HubSpot upserts only by a property with unique values; a company's domain is not one.
+            results.update(self._upsert_by_search(object_name, upserts, match_field, links))
+            upserts = []
         # HubSpot rejects a batch that names the same record twice, so repeats go in a later round.
         for round_entries in _unique_rounds(upserts):
             for chunk in _chunks(round_entries, MAX_BATCH):
@@ -421,6 +427,70 @@ class HubSpotClient(ConnectorClient):
             if result.ok and result.target_id and wanted:
                 results[index] = self._associate(object_name, result, wanted)
         return [results[i] for i in range(len(items))]
+
+    def _upsert_by_search(
+        self,
+        object_name: str,
+        entries: Sequence[_Entry],
+        match_field: str,
+        links: dict[int, dict[str, list[str]]],
+    ) -> dict[int, WriteResult]:
+        """Upsert on a property without unique values: update the oldest record holding each value, create
+        the rest one at a time. Records created here are remembered, because search only shows them
+        seconds later and a repeat of the value in the same batch must update rather than duplicate."""
+        results: dict[int, WriteResult] = {}
+        created: dict[str, str] = {}
+        for round_entries in _unique_rounds(entries):
+            wanted = [
+                e.match_value or ""
+                for e in round_entries
+                if _normalise_key(e.match_value or "") not in created
+            ]
+            existing = {**self._ids_by_value(object_name, match_field, wanted), **created}
+            to_update: list[_Entry] = []
+            for entry in round_entries:
+                key = _normalise_key(entry.match_value or "")
+                fields = {**entry.item.fields, match_field: entry.match_value}
+                if key in existing:
+                    item = WriteItem(key=entry.item.key, fields=fields, target_id=existing[key])
+                    to_update.append(_Entry(entry.index, item, entry.match_value))
+                    continue
+                item = WriteItem(key=entry.item.key, fields=fields)
+                # The links go in the create itself.
+                result = self._create_one(object_name, item, links.pop(entry.index, None))
+                results[entry.index] = result
+                if result.ok and result.target_id:
+                    created[key] = result.target_id
+            for chunk in _chunks(to_update, MAX_BATCH):
+                results.update(self._write(object_name, "update", chunk, match_field))
+        return results
+
+    def _ids_by_value(self, object_name: str, field: str, values: Sequence[str]) -> dict[str, str]:
+        """Normalised value -> id of the oldest record whose `field` holds it (search, IN filter)."""
+        found: dict[str, str] = {}
+        distinct = sorted({v.strip() for v in values if v.strip()})
+        for chunk in _chunks(distinct, MAX_BATCH):
+            after: str | None = None
+            while True:
+                body: dict[str, Any] = {
+                    "filterGroups": [
+                        {"filters": [{"propertyName": field, "operator": "IN", "values": chunk}]}
+                    ],
+                    "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+                    "properties": [field],
+                    "limit": MAX_BATCH,
+                }
+                if after:
+                    body["after"] = after
+                response = self.http.post(f"/crm/v3/objects/{object_name}/search", json=body)
+                data = response.data if isinstance(response.data, dict) else {}
+                for raw in data.get("results") or []:
+                    value = str(((raw.get("properties") or {}).get(field)) or "")
+                    found.setdefault(_normalise_key(value), str(raw.get("id")))
+                after = ((data.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        return found
 
     def find(self, object_name: str, field: str, value: Any) -> SourceRecord | None:
         """The record whose `field` equals `value` (case-blind, as HubSpot compares text).
@@ -711,7 +781,7 @@ def _errors_by_id(errors: Sequence[Any]) -> dict[str, str]:
     return found
 
 
-def _chunks(entries: Sequence[_Entry], size: int) -> Iterator[Sequence[_Entry]]:
+def _chunks(entries: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(entries), size):
         yield entries[start : start + size]
 

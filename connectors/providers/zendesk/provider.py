@@ -21,10 +21,9 @@ class ZendeskProvider(Provider):
         "users": Capabilities(upsert_key="email", batch_size=100, delete=True, find=True),
         # Zendesk's create-or-update matches organizations on external_id only (names are not a key).
         "organizations": Capabilities(upsert_key="external_id", batch_size=100, delete=True, find=True),
-        # Read and created in bulk (create_many); Zendesk tickets have no key to upsert them by.
-        "tickets": Capabilities(
-            update=False, upsert_key=None, batch_size=100, webhooks=True, delete=True, find=True
-        ),
+        # Created in bulk (create_many), a linked ticket updated by id (PUT, one each); Zendesk tickets
+        # have no key to upsert them by.
+        "tickets": Capabilities(upsert_key=None, batch_size=100, webhooks=True, delete=True, find=True),
     }
     client_class = ZendeskClient
     # Zendesk Support's documented account limit for the Professional plan: 400 requests a minute (Team
