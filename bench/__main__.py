@@ -74,6 +74,8 @@ def main() -> int:
         f"bench: scale {common.SCALE}, {common.REPEAT} repetitions, database {results['machine']['database']}",
         flush=True,
     )
+    # The sandboxes listen on loopback, which the outbound guard refuses unless allowed.
+    os.environ.setdefault("HUB_HTTP_ALLOWED_PRIVATE_HOSTS", "127.0.0.1,localhost")
     common.migrate(common.hub_env(db_env))
     os.environ.update(db_env)
     os.environ.pop("CELERY_BROKER_URL", None)

@@ -186,8 +186,10 @@ HUB_ENCRYPTION_KEY_FILE = Path(env_str("HUB_ENCRYPTION_KEY_FILE", str(DATA_DIR /
 # --- Outbound HTTP ----------------------------------------------------------
 HUB_HTTP_TIMEOUT_SECONDS = env_int("HUB_HTTP_TIMEOUT_SECONDS", 30, minimum=1)
 HUB_HTTP_MAX_RETRIES = env_int("HUB_HTTP_MAX_RETRIES", 4)
-# Hosts that may resolve to loopback/private addresses (the bundled sandbox runs on loopback).
-HUB_HTTP_ALLOWED_PRIVATE_HOSTS = env_list("HUB_HTTP_ALLOWED_PRIVATE_HOSTS", ["127.0.0.1", "localhost"])
+# Hosts that may resolve to loopback/private addresses. None by default: a URL a user types never reaches
+# this machine or the private network unless an administrator lists its host here. `make run` (the demo,
+# whose sandboxes listen on loopback) sets 127.0.0.1,localhost for its own processes.
+HUB_HTTP_ALLOWED_PRIVATE_HOSTS = env_list("HUB_HTTP_ALLOWED_PRIVATE_HOSTS", [])
 # Where the per-connection request budgets (rate-limit governor) live, so every worker process draws
 # from the same one. Defaults to the broker when that is Redis; empty means each process keeps its own,
 # which is right for the embedded single-worker demo (filesystem:// or memory:// broker).

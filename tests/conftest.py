@@ -15,6 +15,9 @@ _DATA_DIR = tempfile.mkdtemp(prefix="hub-test-data-")
 os.environ.setdefault("HUB_DATA_DIR", _DATA_DIR)
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("HUB_ENCRYPTION_KEYS", "x1Yt0Jd3FL6mB2vGZ9mQn2m5Y0s0ZP8mS2r5h8kq3aI=")
+# The sandboxes listen on loopback; production allows no private host unless an administrator says so
+# (tests of the guard itself set the list empty).
+os.environ.setdefault("HUB_HTTP_ALLOWED_PRIVATE_HOSTS", "127.0.0.1,localhost")
 
 pytest_plugins = ["tests.fixtures_sandbox"]
 
@@ -26,6 +29,8 @@ def _test_settings(settings: Any) -> None:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Settings may have been read before the environment above was set.
+    settings.HUB_HTTP_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1", "localhost"]
 
 
 @pytest.fixture(autouse=True)

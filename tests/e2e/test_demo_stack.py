@@ -107,7 +107,10 @@ def _stack_modes() -> list[str]:
 
 @pytest.fixture(params=_stack_modes())
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    # Without HUB_HTTP_ALLOWED_PRIVATE_HOSTS, as on a fresh machine: the demo must allow its loopback
+    # sandboxes itself, while the production default allows no private host.
+    dropped = {"DATABASE_URL", "CELERY_BROKER_URL", "HUB_HTTP_ALLOWED_PRIVATE_HOSTS"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["HUB_DATA_DIR"] = str(tmp_path / "data")
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env["HUB_HEARTBEAT_STALE_SECONDS"] = "60"

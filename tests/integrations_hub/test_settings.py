@@ -117,3 +117,13 @@ def test_a_cache_url_that_is_not_redis_names_the_variable() -> None:
 
     assert result.returncode != 0
     assert "HUB_CACHE_URL" in result.stderr
+
+
+def test_by_default_no_private_or_loopback_host_is_allowed_for_outbound_calls() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HUB_HTTP_ALLOWED_PRIVATE_HOSTS"}
+    result = _cache_probe(
+        env, "from django.conf import settings; print(settings.HUB_HTTP_ALLOWED_PRIVATE_HOSTS)"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -54,6 +54,9 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+DEMO_PRIVATE_HOSTS = ("127.0.0.1", "localhost")
+
+
 class Command(BaseCommand):
     help = "Run the demo: sandbox CRM and helpdesk, web server, Celery workers (realtime, bulk) and beat."
 
@@ -68,6 +71,11 @@ class Command(BaseCommand):
         parser.add_argument("--poll-seconds", type=int, default=30)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo's sandboxes listen on loopback, which the outbound guard refuses unless allowed: allow
+        # it for this process and those it starts, unless the administrator set the list.
+        if "HUB_HTTP_ALLOWED_PRIVATE_HOSTS" not in os.environ:
+            os.environ["HUB_HTTP_ALLOWED_PRIVATE_HOSTS"] = ",".join(DEMO_PRIVATE_HOSTS)
+            settings.HUB_HTTP_ALLOWED_PRIVATE_HOSTS = list(DEMO_PRIVATE_HOSTS)
         host = options["host"]
         ports = {"web": options["port"], "crm": options["crm_port"], "helpdesk": options["helpdesk_port"]}
         taken = [f"{name} ({port})" for name, port in ports.items() if not _port_free("127.0.0.1", port)]
