@@ -310,6 +310,15 @@ class Provider:
         """What a connection with this config can do with the object; None when nothing is declared."""
         return cls.capabilities.get(object_name)
 
+    # Set when the system can fill in some settings itself (the connection form's discover button).
+    discover_label: ClassVar[str] = ""
+
+    @classmethod
+    def discover_config(cls, settings: ConnectionSettings) -> dict[str, Any]:
+        """Settings read from the system with the connection's secrets (e.g. HubSpot's custom objects), for
+        a person to review and save; {} when there is nothing to discover. Raises ConnectorError."""
+        return {}
+
     @classmethod
     def client(cls, settings: ConnectionSettings) -> ConnectorClient:
         cls.config_model.model_validate(dict(settings.config))

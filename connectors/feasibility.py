@@ -146,6 +146,9 @@ def connection_object_feasibility(*, connection: Connection, object_name: str) -
     if not provider.objects and objects:
         # Objects come from the settings, and these settings list them: anything else is unknown.
         known = object_name in objects
+    elif object_name in objects:
+        # Settings may add objects to a fixed list too (HubSpot's custom objects).
+        known = True
     # Named after the connection, which is how users know it ("CRM contacts", not "HubSpot CRM contacts").
     return ObjectFeasibility(
         kind=feasibility.kind,

@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 from annotated_types import Ge, Le
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
-from connectors.base import Provider
+from connectors.base import ConnectionSettings, ConnectorError, Provider
 from connectors.http import forbidden_reason
 
 # Form field names of secrets a manifest names (any text) get this prefix, so they never collide with
@@ -271,6 +272,33 @@ class ConnectionForm(forms.Form):
         if self.errors:
             return None
         return self.provider.objects_for(self.config())
+
+    def discover(self, stored_credentials: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+        """Fill in the settings the system can tell itself (the provider's `discover_config`), read with
+        the secrets typed in (or those stored, when editing). The form then shows them for a person to
+        review and save. Returns them, or None when the settings or the call failed (errors on the form)."""
+        self.is_valid()
+        for field_name in self.secret_fields:
+            if not self.data.get(field_name):
+                self.errors.pop(field_name, None)
+        if self.errors:
+            return None
+        typed = {name: value for name, value in self.credentials().items() if value}
+        connection = ConnectionSettings(
+            connection_id=None, config=self.config(), credentials={**(stored_credentials or {}), **typed}
+        )
+        try:
+            found = self.provider.discover_config(connection)
+        except ConnectorError as exc:
+            self.add_error(None, exc.message)
+            return None
+        # A copy (the request's data is immutable), mutable whether it came from a request or a dict.
+        data = self.data.copy() if isinstance(self.data, QueryDict) else dict(self.data)
+        for name, value in found.items():
+            if name in self.config_names:
+                data[name] = _dict_text(value)
+        self.data = data
+        return found
 
     def field_for(self, key: str) -> str | None:
         """The form field a service error names (a setting or a secret), or None for the whole form."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -44,8 +46,11 @@ def connection_new(request: HttpRequest) -> HttpResponse:
         )
     form = ConnectionForm(provider, request.POST or None)
     checked: dict[str, str] | None = None
+    discovered: dict[str, Any] | None = None
     if request.method == "POST" and request.POST.get("check"):
         checked = form.check()
+    elif request.method == "POST" and request.POST.get("discover"):
+        discovered = form.discover()
     elif request.method == "POST" and form.is_valid():
         try:
             connection = connection_create(
@@ -68,7 +73,7 @@ def connection_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "connectors/connection_form.html",
-        {"form": form, "kind": kind, "provider": provider, "checked": checked},
+        {"form": form, "kind": kind, "provider": provider, "checked": checked, "discovered": discovered},
     )
 
 
@@ -87,8 +92,11 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
         provider, request.POST or None, initial=initial, editing=True, stored_secrets=stored
     )
     checked: dict[str, str] | None = None
+    discovered: dict[str, Any] | None = None
     if request.method == "POST" and request.POST.get("check"):
         checked = form.check()
+    elif request.method == "POST" and request.POST.get("discover"):
+        discovered = form.discover(connection.get_credentials())
     elif request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -116,6 +124,7 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
             "provider": provider,
             "connection": connection,
             "checked": checked,
+            "discovered": discovered,
         },
     )
 

@@ -1,4 +1,5 @@
-"""The CRM dialect: HubSpot CRM v3 shapes for contacts and companies (see docs/sandbox.md).
+"""The CRM dialect: HubSpot CRM v3 shapes for contacts and companies (see docs/sandbox.md), and for the
+records of custom objects, whose definitions come from the schemas API (crm_schemas.py).
 
 Where the contract is silent we follow what HubSpot does (default property sets, 409 on a duplicate
 email, 207 from batch/read for missing ids), so a connector written against the sandbox also works
@@ -26,6 +27,7 @@ from connectors.sandbox.crm_links import (
     pipeline_options,
     stage_options,
 )
+from connectors.sandbox.crm_schemas import CrmSchemas
 from connectors.sandbox.crm_webhooks import DEFAULT_DEVELOPER_KEY, CrmWebhooks
 from connectors.sandbox.engine import (
     Change,
@@ -113,6 +115,7 @@ class ObjectType:
     modified: tuple[str, ...]  # names of the modification time property
     searchable: tuple[str, ...]  # what the free-text `query` of a search looks at
     required: tuple[str, ...] = ()  # properties a create must set (HubSpot refuses a task without a time)
+    created: str = "createdate"  # the creation time property (custom objects: hs_createdate)
 
     @property
     def archive(self) -> str:
@@ -132,7 +135,7 @@ class ObjectType:
 
     @cached_property
     def always(self) -> tuple[str, ...]:
-        return ("createdate", *self.modified, "hs_object_id")
+        return (self.created, *self.modified, "hs_object_id")
 
 
 def _opts(*values: str) -> tuple[tuple[str, str], ...]:
@@ -668,7 +671,13 @@ class CrmDialect(Dialect):
         self.oauth.register(router)
         self._register_property_admin(router)
         self.links.register(router)
+        self.schemas.register(router)
         self.webhooks.register(router)
+
+    @cached_property
+    def schemas(self) -> CrmSchemas:
+        """Custom objects: the schemas API and the object types it defines (crm_schemas.py)."""
+        return CrmSchemas(self)
 
     @cached_property
     def webhooks(self) -> CrmWebhooks:
@@ -755,10 +764,18 @@ class CrmDialect(Dialect):
 
     def _type(self, req: Request) -> ObjectType:
         name = req.params["object"]
-        found = _ALIASES.get(name, name)
-        if found not in OBJECT_TYPES:
+        found = self.resolve(name)
+        if found is None:
             raise self._bad(f"Unable to infer object type from: {name}")
-        return self.object_type(found)
+        return found
+
+    def resolve(self, raw: str) -> ObjectType | None:
+        """The object type a URL names: a standard object (by name, singular or id) or a custom object
+        (by objectTypeId or fullyQualifiedName), as HubSpot accepts them; None when there is none."""
+        name = _ALIASES.get(raw, raw)
+        if name in OBJECT_TYPES:
+            return self.object_type(name)
+        return self.schemas.object_type(raw)
 
     @staticmethod
     def _requested(values: Sequence[str]) -> list[str] | None:
@@ -787,7 +804,7 @@ class CrmDialect(Dialect):
                 continue
             if name in ot.modified:
                 props[name] = iso_ms(row.updated_ms)
-            elif name == "createdate":
+            elif name == ot.created:
                 props[name] = iso_ms(row.created_ms)
             elif name == "hs_object_id":
                 props[name] = str(row.id)
@@ -1069,7 +1086,7 @@ class CrmDialect(Dialect):
             raise SearchError("propertyName must be a string")
         if name in ot.modified:
             return "updated_ms", "ms"
-        if name == "createdate":
+        if name == ot.created:
             return "created_ms", "ms"
         if name == "hs_object_id":
             return "id", "int"

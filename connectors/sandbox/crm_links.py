@@ -226,12 +226,23 @@ class CrmLinks:
     def _object(self, raw: str) -> str:
         name = self.aliases.get(raw, raw)
         if name not in LINKABLE:
-            raise self._bad(f"Unable to infer object type from: {raw}")
+            # A custom object, by its objectTypeId or fullyQualifiedName (stored under the former).
+            custom = self.dialect.schemas.canonical(raw)
+            if custom is None:
+                raise self._bad(f"Unable to infer object type from: {raw}")
+            return custom
         return name
+
+    def _types(self, *pairs: tuple[str, str]) -> Mapping[tuple[str, str], int]:
+        """Every association type: the standard ones and those custom objects' schemas defined (read only
+        when `pairs` is empty or names a pair between other objects than the standard ones)."""
+        if pairs and all(pair in ASSOCIATION_TYPES for pair in pairs):
+            return ASSOCIATION_TYPES
+        return {**ASSOCIATION_TYPES, **self.dialect.schemas.association_types()}
 
     def _pair(self, req: Request) -> tuple[str, str, int]:
         from_type, to_type = self._object(req.params["from_type"]), self._object(req.params["to_type"])
-        type_id = ASSOCIATION_TYPES.get((from_type, to_type))
+        type_id = self._types((from_type, to_type)).get((from_type, to_type))
         if type_id is None:
             raise self._bad(f"There is no default association between {from_type} and {to_type}.")
         return from_type, to_type, type_id
@@ -247,6 +258,7 @@ class CrmLinks:
 
     def _link(self, tx: Tx, from_type: str, from_id: int, to_type: str, to_id: int) -> None:
         """Store the association both ways, as HubSpot shows it from either side."""
+        types = self._types((from_type, to_type), (to_type, from_type))
         for (a_type, a_id), (b_type, b_id) in (
             ((from_type, from_id), (to_type, to_id)),
             ((to_type, to_id), (from_type, from_id)),
@@ -256,7 +268,7 @@ class CrmLinks:
                 for link in self._links(tx, a_type, a_id)
                 if not (link["to"] == b_type and link["id"] == b_id)
             ]
-            links.append({"to": b_type, "id": b_id, "type": ASSOCIATION_TYPES[(a_type, b_type)]})
+            links.append({"to": b_type, "id": b_id, "type": types[(a_type, b_type)]})
             tx.put_blob(_ASSOCIATIONS, f"{a_type}:{a_id}", links)
 
     @staticmethod
@@ -343,6 +355,7 @@ class CrmLinks:
             return
         if not isinstance(specs, list):
             raise self._bad("associations must be a list")
+        known_types = self._types()
         for spec in specs:
             to_raw = str(((spec or {}).get("to") or {}).get("id", "")) if isinstance(spec, dict) else ""
             types = spec.get("types") if isinstance(spec, dict) else None
@@ -351,7 +364,7 @@ class CrmLinks:
             for kind in types:
                 type_id = kind.get("associationTypeId") if isinstance(kind, dict) else None
                 to_type = next(
-                    (b for (a, b), known in ASSOCIATION_TYPES.items() if a == from_type and known == type_id),
+                    (b for (a, b), known in known_types.items() if a == from_type and known == type_id),
                     None,
                 )
                 if to_type is None:
@@ -379,7 +392,7 @@ class CrmLinks:
             self._link(tx, from_type, from_id, to_type, to_id)
         results = [
             self._spec(from_id, to_id, type_id),
-            self._spec(to_id, from_id, ASSOCIATION_TYPES[(to_type, from_type)]),
+            self._spec(to_id, from_id, self._types((to_type, from_type))[(to_type, from_type)]),
         ]
         return json_response(
             200,

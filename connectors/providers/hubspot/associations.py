@@ -42,9 +42,12 @@ DEFAULT_TYPES: dict[tuple[str, str], int] = {
 FIELD_PREFIX = "associations."
 
 
-def split_fields(object_name: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def split_fields(
+    object_name: str, fields: Mapping[str, Any], custom_types: Mapping[tuple[str, str], int] | None = None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """A write's properties, and the records (object -> ids) its `associations.<object>` fields name.
 
+    `custom_types`: the association types custom objects' schemas define (custom_objects.py).
     Raises ValueError with a message for the record when a field names an object HubSpot cannot link
     this one to.
     """
@@ -55,7 +58,9 @@ def split_fields(object_name: str, fields: Mapping[str, Any]) -> tuple[dict[str,
             properties[name] = value
             continue
         to_object = name[len(FIELD_PREFIX) :]
-        if (object_name, to_object) not in DEFAULT_TYPES:
+        if (object_name, to_object) not in DEFAULT_TYPES and (object_name, to_object) not in (
+            custom_types or {}
+        ):
             raise ValueError(f"HubSpot {object_name} cannot be associated with {to_object}.")
         values = value if isinstance(value, list | tuple) else [value]
         ids = [str(v).strip() for v in values if v is not None and str(v).strip()]
@@ -64,21 +69,24 @@ def split_fields(object_name: str, fields: Mapping[str, Any]) -> tuple[dict[str,
     return properties, links
 
 
-def create_body(object_name: str, links: Mapping[str, list[str]]) -> list[dict[str, Any]]:
-    """The `associations` of a v3 create (POST /crm/v3/objects/{object})."""
-    return [
-        {
-            "to": {"id": to_id},
-            "types": [
-                {
-                    "associationCategory": "HUBSPOT_DEFINED",
-                    "associationTypeId": DEFAULT_TYPES[(object_name, to_object)],
-                }
-            ],
-        }
-        for to_object, ids in links.items()
-        for to_id in ids
-    ]
+def create_body(
+    object_name: str,
+    links: Mapping[str, list[str]],
+    custom_types: Mapping[tuple[str, str], int] | None = None,
+) -> list[dict[str, Any]]:
+    """The `associations` of a v3 create (POST /crm/v3/objects/{object}).
+
+    Types a custom object's schema defined are the account's own (USER_DEFINED); the rest HubSpot's.
+    """
+    body: list[dict[str, Any]] = []
+    for to_object, ids in links.items():
+        pair = (object_name, to_object)
+        if pair in DEFAULT_TYPES:
+            kind = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": DEFAULT_TYPES[pair]}
+        else:
+            kind = {"associationCategory": "USER_DEFINED", "associationTypeId": (custom_types or {})[pair]}
+        body.extend({"to": {"id": to_id}, "types": [kind]} for to_id in ids)
+    return body
 
 
 class Associations:

@@ -1,5 +1,5 @@
-"""HubSpot CRM v3 client: contacts, companies, deals, tickets and tasks (objects, search, batch,
-properties, owners APIs)."""
+"""HubSpot CRM v3 client: contacts, companies, deals, tickets, tasks and custom objects (objects, search,
+batch, properties, owners and schemas APIs)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 
 from connectors.base import (
     AuthenticationError,
@@ -29,7 +31,15 @@ from connectors.base import (
     path_segment,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
-from connectors.providers.hubspot.associations import Associations, create_body, split_fields
+from connectors.providers.hubspot.associations import FIELD_PREFIX, Associations, create_body, split_fields
+from connectors.providers.hubspot.custom_objects import (
+    CustomObject,
+    association_types,
+    discover_custom_objects,
+    find_custom_object,
+    is_custom_object,
+    parse_custom_objects,
+)
 from connectors.providers.hubspot.pipelines import PIPELINE_PROPERTIES, with_pipeline_labels
 from connectors.providers.single_send import send_once
 
@@ -56,6 +66,8 @@ _MODIFIED_PROPERTY = {
     "tasks": "hs_lastmodifieddate",
 }
 _MODIFIED_FALLBACKS = ("hs_lastmodifieddate", "lastmodifieddate")
+# Custom objects keep their creation time in hs_createdate (the standard objects: createdate).
+_CUSTOM_CREATED = "hs_createdate"
 # Statuses for which HubSpot rejects the records we sent rather than the request as such.
 _RECORD_REJECTIONS = frozenset({400, 404, 409, 422})
 # Properties whose values HubSpot keeps unique, besides the record id and custom properties created with
@@ -77,6 +89,17 @@ _SIMPLE_TYPES: dict[str, FieldType] = {
 
 class HubSpotConfig(ConnectionConfig):
     base_url: str = HUBSPOT_API_URL
+    custom_objects: dict[str, str] = Field(
+        default_factory=dict,
+        description="Custom objects to work with, each as name:upsert property (the property optional), "
+        "e.g. 'p7300001_cars:vin, p7300001_pets'. The name is the object's fully qualified name or its "
+        "object type id.",
+    )
+
+    @field_validator("custom_objects", mode="before")
+    @classmethod
+    def _custom_objects_from_text(cls, value: Any) -> Any:
+        return parse_custom_objects(value)
 
 
 _INVALID_PREFIX = "Property values were not valid: "
@@ -251,6 +274,7 @@ class HubSpotClient(ConnectorClient):
         )
         self._schemas: dict[str, ObjectSchema] = {}
         self._unique_properties: dict[str, frozenset[str]] = {}
+        self._custom_objects: list[CustomObject] | None = None
 
     def _authenticate(self, headers: MutableMapping[str, str]) -> None:
         token = self._token_source.access_token() if self._token_source is not None else self._token
@@ -304,7 +328,8 @@ class HubSpotClient(ConnectorClient):
         )
         if object_name in PIPELINE_PROPERTIES:
             fields = with_pipeline_labels(self.http, object_name, fields)
-        schema = ObjectSchema(name=object_name, label=OBJECTS[object_name], fields=fields)
+        label = OBJECTS.get(object_name) or self.custom_object(object_name).label
+        schema = ObjectSchema(name=object_name, label=label, fields=fields)
         self._schemas[object_name] = schema
         return schema
 
@@ -387,7 +412,11 @@ class HubSpotClient(ConnectorClient):
         links: dict[int, dict[str, list[str]]] = {}
         for index, original in enumerate(items):
             try:
-                properties, wanted = split_fields(object_name, original.fields)
+                properties, wanted = split_fields(
+                    object_name,
+                    original.fields,
+                    self._custom_types(object_name, _link_targets(original.fields)),
+                )
             except ValueError as exc:
                 results[index] = WriteResult(key=original.key, ok=False, error=str(exc))
                 continue
@@ -476,7 +505,7 @@ class HubSpotClient(ConnectorClient):
                     "filterGroups": [
                         {"filters": [{"propertyName": field, "operator": "IN", "values": chunk}]}
                     ],
-                    "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+                    "sorts": [{"propertyName": _created_property(object_name), "direction": "ASCENDING"}],
                     "properties": [field],
                     "limit": MAX_BATCH,
                 }
@@ -512,7 +541,7 @@ class HubSpotClient(ConnectorClient):
             return self._read_by(object_name, name, text, schema, modified)
         body = {
             "filterGroups": [{"filters": [{"propertyName": name, "operator": "EQ", "value": text}]}],
-            "sorts": [{"propertyName": "createdate", "direction": "ASCENDING"}],
+            "sorts": [{"propertyName": _created_property(object_name), "direction": "ASCENDING"}],
             "properties": [f.name for f in schema.fields],
             "limit": 1,
         }
@@ -570,7 +599,7 @@ class HubSpotClient(ConnectorClient):
     def archived(self, object_name: str, *, page_size: int = 100) -> Iterator[SourceRecord]:
         """Records in the recycle bin (`archived=true`): how a sync learns what was deleted in HubSpot."""
         self._check_object(object_name)
-        modified = _MODIFIED_PROPERTY[object_name]
+        modified = _MODIFIED_PROPERTY.get(object_name, "hs_lastmodifieddate")
         params: dict[str, Any] = {"archived": "true", "limit": max(1, min(page_size, MAX_SEARCH_PAGE))}
         while True:
             response = self.http.get(f"/crm/v3/objects/{object_name}", params=params)
@@ -601,6 +630,16 @@ class HubSpotClient(ConnectorClient):
                 return owners
             params["after"] = after
 
+    def custom_objects(self) -> list[CustomObject]:
+        """The account's custom objects (`GET /crm/v3/schemas`), read once per client."""
+        if self._custom_objects is None:
+            self._custom_objects = discover_custom_objects(self.http)
+        return self._custom_objects
+
+    def custom_object(self, object_name: str) -> CustomObject:
+        """The custom object `object_name` (its fully qualified name or object type id) addresses."""
+        return find_custom_object(self.custom_objects(), object_name)
+
     @cached_property
     def associations(self) -> Associations:
         """Links between records (API v4), e.g. a new deal to its contact and company."""
@@ -615,7 +654,7 @@ class HubSpotClient(ConnectorClient):
         properties = {name: to_hubspot_value(value) for name, value in item.fields.items()}
         body: dict[str, Any] = {"properties": properties}
         if links:
-            body["associations"] = create_body(object_name, links)
+            body["associations"] = create_body(object_name, links, self._custom_types(object_name, links))
         try:
             response = send_once(self.http, "POST", f"/crm/v3/objects/{object_name}", json=body)
         except HttpError as exc:
@@ -650,14 +689,21 @@ class HubSpotClient(ConnectorClient):
         return result
 
     def _check_object(self, object_name: str) -> None:
-        if object_name not in OBJECTS:
+        if object_name not in OBJECTS and not is_custom_object(object_name):
             raise ConnectorError(
-                f"HubSpot has no object {object_name!r} here; supported: {', '.join(OBJECTS)}.",
+                f"HubSpot has no object {object_name!r} here; supported: {', '.join(OBJECTS)} and custom "
+                "objects by fully qualified name (p<portal>_<name>) or object type id (2-<n>).",
                 permanent=True,
             )
 
+    def _custom_types(self, object_name: str, linked: Iterable[str]) -> dict[tuple[str, str], int]:
+        """The association types of custom objects, fetched only when a write links a custom object."""
+        if not any(is_custom_object(name) for name in (object_name, *linked)):
+            return {}
+        return association_types(self.custom_objects())
+
     def _modified_property(self, object_name: str, schema: ObjectSchema) -> str:
-        preferred = _MODIFIED_PROPERTY[object_name]
+        preferred = _MODIFIED_PROPERTY.get(object_name, "hs_lastmodifieddate")
         if schema.field(preferred) is not None or not schema.fields:
             return preferred
         return next((name for name in _MODIFIED_FALLBACKS if schema.field(name) is not None), preferred)
@@ -668,6 +714,7 @@ class HubSpotClient(ConnectorClient):
             parse_timestamp(properties.get(modified))
             or parse_timestamp(raw.get("updatedAt"))
             or parse_timestamp(properties.get("createdate"))
+            or parse_timestamp(properties.get(_CUSTOM_CREATED))
             or parse_timestamp(raw.get("createdAt"))
         )
         if updated is None:
@@ -764,6 +811,15 @@ class HubSpotClient(ConnectorClient):
                     key=entry.item.key, ok=False, error=self.http.redact(message)
                 )
         return results
+
+
+def _link_targets(fields: Mapping[str, Any]) -> list[str]:
+    """The objects a write's `associations.<object>` fields link to."""
+    return [name[len(FIELD_PREFIX) :] for name in fields if name.startswith(FIELD_PREFIX)]
+
+
+def _created_property(object_name: str) -> str:
+    return _CUSTOM_CREATED if is_custom_object(object_name) else "createdate"
 
 
 def _errors_by_id(errors: Sequence[Any]) -> dict[str, str]:

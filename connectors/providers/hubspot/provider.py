@@ -1,4 +1,7 @@
-"""HubSpot CRM: contacts, companies, deals, tickets and tasks, with a private-app token or "Connect with HubSpot".
+"""HubSpot CRM: contacts, companies, deals, tickets, tasks and custom objects, with a private-app token or
+"Connect with HubSpot".
+
+Custom objects are the ones a connection lists in its settings (`custom_objects`, see custom_objects.py).
 
 Also here: associations between records (`HubSpotClient.associations`) and the check of the signature
 HubSpot puts on app webhooks (`connectors.providers.hubspot.webhooks.verify_signature`).
@@ -6,8 +9,12 @@ HubSpot puts on app webhooks (`connectors.providers.hubspot.webhooks.verify_sign
 
 from __future__ import annotations
 
-from connectors.base import Capabilities, OAuthSpec, Provider, RateLimit
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import Capabilities, ConnectionSettings, OAuthSpec, Provider, RateLimit
 from connectors.providers.hubspot.client import OBJECTS, HubSpotClient, HubSpotConfig
+from connectors.providers.hubspot.custom_objects import configured_custom_objects, custom_label
 
 
 class HubSpotProvider(Provider):
@@ -52,5 +59,43 @@ class HubSpotProvider(Provider):
             "crm.schemas.deals.read",
             "tickets",
             "crm.objects.owners.read",
+            "crm.schemas.custom.read",
+            "crm.objects.custom.read",
+            "crm.objects.custom.write",
         ),
     )
+
+    discover_label = "Discover custom objects"
+
+    @classmethod
+    def discover_config(cls, settings: ConnectionSettings) -> dict[str, Any]:
+        """Every custom object of the account, keeping the upsert property already chosen for one; else its
+        only unique property, if it has exactly one."""
+        client = cls.client(settings)
+        assert isinstance(client, HubSpotClient)
+        chosen = configured_custom_objects(settings.config)
+        found: dict[str, str] = {}
+        for custom in client.custom_objects():
+            name = custom.fully_qualified_name or custom.object_type_id
+            previous = chosen.get(name, chosen.get(custom.object_type_id, ""))
+            only = custom.unique_properties[0] if len(custom.unique_properties) == 1 else ""
+            found[name] = previous if previous in custom.unique_properties else only
+        return {"custom_objects": found}
+
+    @classmethod
+    def objects_for(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        """The standard objects, then the custom objects the connection's settings list."""
+        custom = configured_custom_objects(config)
+        return {**cls.objects, **{name: custom_label(name) for name in custom}}
+
+    @classmethod
+    def capabilities_for(cls, config: Mapping[str, Any], object_name: str) -> Capabilities | None:
+        declared = cls.capabilities.get(object_name)
+        if declared is not None:
+            return declared
+        custom = configured_custom_objects(config)
+        if object_name not in custom:
+            return None
+        # Upserts by the unique property named in the settings (else written by id when linked, created
+        # otherwise); HubSpot app webhooks cover only the standard objects here.
+        return Capabilities(upsert_key=custom[object_name] or None, batch_size=100, delete=True, find=True)

@@ -7,7 +7,7 @@ collects them, so adding a system to the suite is adding one small module.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import ConnectorClient, FieldType, SourceRecord, WriteItem
@@ -60,6 +60,8 @@ class ContractCase:
     deletions: Callable[[Any, str, str | None], list[SourceRecord]] = changes_since
     # How a record read back after its deletion says it is gone, in the system's own terms.
     is_deleted: Callable[[SourceRecord], bool] = lambda record: False
+    # The connection's settings beyond the base URL (those that decide its objects and capabilities).
+    config: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.name
