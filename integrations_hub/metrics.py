@@ -139,6 +139,7 @@ class DatabaseCollector(Collector):
         yield from self._connections()
         yield self._heartbeats()
         yield from self._conflicts()
+        yield from self._syncs()
 
     @staticmethod
     def _labels(workflows: dict[int, _Workflow], workflow_id: int) -> list[str]:
@@ -328,6 +329,125 @@ class DatabaseCollector(Collector):
             return
         family.add_metric([], count)
         yield family
+
+    def _syncs(self) -> Iterator[Metric]:
+        """Two-way syncs: their state, their runs and what the runs did, and what waits for review."""
+        if not apps.is_installed("workflows.sync"):
+            return
+        try:
+            families = list(_sync_families())
+        except DatabaseError:
+            # Like the conflicts above: trouble in the sync tables must not take the other series down.
+            logger.exception("metrics: could not read the two-way sync tables")
+            return
+        yield from families
+
+
+SYNC_LABELS = ["sync_id", "sync", "team"]
+# SyncRun's per-run counters, summed per sync; created/updated are per side.
+SYNC_RUN_COUNTERS = (
+    "read_a",
+    "read_b",
+    "created_a",
+    "created_b",
+    "updated_a",
+    "updated_b",
+    "deleted",
+    "linked",
+    "unchanged",
+    "conflicts",
+    "held",
+    "skipped",
+    "failed",
+)
+
+
+def _sync_families() -> Iterator[Metric]:
+    from workflows.sync.models import DuplicateHold, Sync, SyncConflict, SyncRun
+
+    syncs = {
+        pk: ([str(pk), name, team], enabled, last_checked_at)
+        for pk, name, team, enabled, last_checked_at in Sync.objects.order_by().values_list(
+            "id", "name", "team__name", "enabled", "last_checked_at"
+        )
+    }
+
+    def labels(sync_id: int) -> list[str]:
+        found = syncs.get(sync_id)
+        return found[0] if found is not None else [str(sync_id), "", ""]
+
+    enabled = GaugeMetricFamily(
+        "hub_sync_enabled", "1 when the two-way sync is switched on.", labels=SYNC_LABELS
+    )
+    checked = GaugeMetricFamily(
+        "hub_sync_last_checked_timestamp_seconds",
+        "When the sync last read both sides (Unix time), found or not.",
+        labels=SYNC_LABELS,
+    )
+    for sync_id, (_, on, last_checked_at) in syncs.items():
+        enabled.add_metric(labels(sync_id), 1 if on else 0)
+        moment = _timestamp(last_checked_at)
+        if moment is not None:
+            checked.add_metric(labels(sync_id), moment)
+    yield from (enabled, checked)
+
+    runs = GaugeMetricFamily(
+        "hub_sync_runs",
+        "Two-way sync runs in the database (kept HUB_RUN_RETENTION_DAYS) by sync and status.",
+        labels=[*SYNC_LABELS, "status"],
+    )
+    counts = {
+        (row["sync_id"], row["status"]): row["n"]
+        for row in SyncRun.objects.order_by().values("sync_id", "status").annotate(n=Count("id"))
+    }
+    for sync_id in syncs:
+        for status in SyncRun.Status.values:
+            runs.add_metric([*labels(sync_id), status], counts.get((sync_id, status), 0))
+    yield runs
+
+    records = GaugeMetricFamily(
+        "hub_sync_run_records",
+        "Records read and what the sync runs in the database did with them, by sync and outcome "
+        "(created_a: created on side A, and so on).",
+        labels=[*SYNC_LABELS, "outcome"],
+    )
+    totals: dict[int, dict[str, Any]] = {
+        row["sync_id"]: dict(row)
+        for row in SyncRun.objects.order_by()
+        .values("sync_id")
+        .annotate(**{name: Sum(name) for name in SYNC_RUN_COUNTERS})
+    }
+    for sync_id in syncs:
+        row: dict[str, Any] = totals.get(sync_id, {})
+        for name in SYNC_RUN_COUNTERS:
+            records.add_metric([*labels(sync_id), name], row.get(name) or 0)
+    yield records
+
+    review = GaugeMetricFamily(
+        "hub_sync_review_open",
+        "Items of a sync waiting in the review queue: conflicts, and records held as possible duplicates.",
+        labels=[*SYNC_LABELS, "kind"],
+    )
+    waiting = {
+        "conflict": dict(
+            SyncConflict.objects.order_by()
+            .filter(status=SyncConflict.Status.OPEN)
+            .values("sync_id")
+            .annotate(n=Count("id"))
+            .values_list("sync_id", "n")
+        ),
+        "duplicate": dict(
+            DuplicateHold.objects.order_by()
+            .filter(status=DuplicateHold.Status.OPEN)
+            .values("sync_id")
+            .annotate(n=Count("id"))
+            .values_list("sync_id", "n")
+        ),
+    }
+    for sync_id in syncs:
+        for kind, per_sync in waiting.items():
+            review.add_metric([*labels(sync_id), kind], per_sync.get(sync_id, 0))
+    yield review
 
 
 def open_conflict_count() -> int:

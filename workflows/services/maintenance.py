@@ -1,4 +1,5 @@
-"""Periodic housekeeping: retention of run records, picking up webhook events that are due."""
+"""Periodic housekeeping: retention of run records (workflows' and two-way syncs'), picking up webhook events
+that are due."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def runs_prune(*, older_than_days: int | None = None) -> int:
     """Delete finished runs (with their per-record outcomes) older than the retention period.
 
     Runs still queued or running, and the newest run of each workflow, are kept whatever their age.
-    Returns how many runs were deleted.
+    Two-way sync runs follow the same rule (`sync_runs_prune`). Returns how many runs were deleted, of both.
     """
     days = older_than_days if older_than_days is not None else settings.HUB_RUN_RETENTION_DAYS
     cutoff = timezone.now() - timedelta(days=days)
@@ -38,7 +39,37 @@ def runs_prune(*, older_than_days: int | None = None) -> int:
             Run.objects.filter(pk__in=ids).delete()
         deleted += len(ids)
     InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED, processed_at__lt=cutoff).delete()
-    return deleted
+    return deleted + sync_runs_prune(older_than_days=days)
+
+
+def sync_runs_prune(*, older_than_days: int | None = None) -> int:
+    """Delete finished two-way sync runs (with their per-record outcomes) older than the retention period.
+
+    Active runs and the newest run of each sync are kept whatever their age: the sync page shows how its last
+    run went. The links, records and review items a run touched are the sync's state, not history, and stay.
+    """
+    from django.db.models import Max
+
+    from workflows.sync.models import SyncRun
+
+    days = older_than_days if older_than_days is not None else settings.HUB_RUN_RETENTION_DAYS
+    cutoff = timezone.now() - timedelta(days=days)
+    finished = [SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL, SyncRun.Status.FAILED]
+    newest = [
+        row["newest"] for row in SyncRun.objects.values("sync_id").annotate(newest=Max("id")) if row["newest"]
+    ]
+    deleted = 0
+    while True:
+        ids = list(
+            SyncRun.objects.filter(created_at__lt=cutoff, status__in=finished)
+            .exclude(pk__in=newest)
+            .order_by("id")
+            .values_list("id", flat=True)[:PRUNE_BATCH]
+        )
+        if not ids:
+            return deleted
+        SyncRun.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
 
 
 def _newest_run_ids() -> list[int]:

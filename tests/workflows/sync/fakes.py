@@ -24,6 +24,7 @@ from connectors.base import (
     Capabilities,
     ChangePage,
     ConnectorClient,
+    ConnectorError,
     FieldSchema,
     ObjectSchema,
     Provider,
@@ -179,7 +180,7 @@ class FakeSystem:
         if not row.archived:
             self._archive(row)
         self.writes.append(Write("delete", record_id, {}))
-        return WriteResult(record_id, True, record_id, "updated")
+        return WriteResult(record_id, True, record_id, "deleted")
 
     def changes(self, cursor: str | None) -> list[Row]:
         ordered = sorted(self.rows.values(), key=lambda row: (row.updated_at, int(row.id)))
@@ -238,8 +239,12 @@ class FakeClient(ConnectorClient):
     ) -> list[WriteResult]:
         return [self.system.upsert(item, match_field) for item in items]
 
-    def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
-        return [self.system.delete(record_id) for record_id in ids]
+    def delete(self, object_name: str, target_id: str) -> WriteResult:
+        if target_id not in self.system.rows:
+            raise ConnectorError(
+                f"{self.system.name}: record {target_id} not found", permanent=True, status=404
+            )
+        return self.system.delete(target_id)
 
 
 class FakeCrmClient(FakeClient):
@@ -253,7 +258,7 @@ class FakeCrmProvider(Provider):
     label = "Fake CRM"
     auth_scheme = "none"
     objects = {"contacts": "Contacts"}
-    capabilities = {"contacts": Capabilities(upsert_key="email", batch_size=50)}
+    capabilities = {"contacts": Capabilities(upsert_key="email", batch_size=50, delete=True)}
     client_class = FakeCrmClient
 
 
@@ -262,5 +267,5 @@ class FakeDeskProvider(Provider):
     label = "Fake helpdesk"
     auth_scheme = "none"
     objects = {"users": "Users"}
-    capabilities = {"users": Capabilities(upsert_key="email", batch_size=50)}
+    capabilities = {"users": Capabilities(upsert_key="email", batch_size=50, delete=True)}
     client_class = FakeClient

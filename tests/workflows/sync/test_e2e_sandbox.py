@@ -251,7 +251,7 @@ def test_crm_and_helpdesk_contacts_sync_both_ways_with_field_ownership_and_revie
         )
     assert response.status_code == 302 and queued == [contacts.pk]
 
-    tasks.apply_review.apply(args=[contacts.pk])
+    tasks.apply_review.apply(args=(contacts.pk,))
 
     assert _contacts(crm)[ada_email]["properties"]["notes_internal"] == "Renewal in May; refund declined"
     assert _by_email(helpdesk)[ada_email]["notes"] == "Renewal in May; refund declined"

@@ -64,6 +64,24 @@ def test_a_real_edit_after_our_write_is_not_mistaken_for_the_echo() -> None:
     assert plan.writes["a"] == {"n": "person"}
 
 
+def test_a_lower_cased_read_back_is_the_echo_but_a_persons_change_of_case_is_an_edit() -> None:
+    sync = spec(NOTES_MANUAL)
+    # We wrote "Renewal" to B: a system that lower-cases shows "renewal", which is our echo.
+    ours = LinkState(
+        "1", "2", a_values={"notes": "Renewal"}, b_values={"notes": "Renewal"}, b_expect={"notes": "Renewal"}
+    )
+    echo = reconcile(
+        sync, ours, view("1", notes="Renewal"), view("2", T0 + timedelta(seconds=1), notes="renewal")
+    )
+    assert not echo.writes_anything and echo.values["b"]["notes"] == "renewal"
+    # We wrote "y" to A; before we read it back a person typed "Y" there, and B changed too: a conflict.
+    raced = LinkState("1", "2", a_values={"notes": "y"}, b_values={"notes": "y"}, a_expect={"notes": "y"})
+    plan = reconcile(sync, raced, view("1", T0 + timedelta(seconds=1), notes="Y"), view("2", notes="x"))
+    assert [(c.pair_key, c.action, c.a_value, c.b_value) for c in plan.conflicts] == [
+        ("notes", "open", "Y", "x")
+    ]
+
+
 @pytest.mark.parametrize(
     ("policy", "winner"),
     [("a_wins", "from a"), ("b_wins", "from b"), ("last_write", "from b")],

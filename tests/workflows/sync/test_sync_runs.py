@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.workflows.sync.fakes import FakeSystem
+from connectors.base import Capabilities
+from tests.workflows.sync.fakes import FakeDeskProvider, FakeSystem
 from tests.workflows.sync.helpers import fake_sync, run_sync
 from workflows.engine.sync.spec import SyncSpecError
 from workflows.sync.models import (
@@ -174,23 +175,19 @@ def test_ignore_keeps_the_counterpart_and_ends_the_link(
     assert SyncLink.objects.get(sync=sync).status == SyncLink.Status.ENDED
 
 
-def test_propagate_is_refused_for_connectors_that_cannot_delete(
-    team: Any, crm_sandbox: Any, helpdesk_sandbox: Any
+def test_propagate_is_refused_when_a_connectors_capabilities_say_it_cannot_delete(
+    team: Any, systems: tuple[FakeSystem, FakeSystem], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.factories import hubspot_connection, zendesk_connection
-    from workflows.sync.services.definition import sync_create
+    monkeypatch.setattr(
+        FakeDeskProvider, "capabilities", {"users": Capabilities(upsert_key="email", batch_size=50)}
+    )
 
-    with pytest.raises(SyncSpecError, match="can't delete records"):
-        sync_create(
-            team=team,
-            name="contacts",
-            a_connection=hubspot_connection(team=team, base_url=crm_sandbox.url),
-            a_object="contacts",
-            b_connection=zendesk_connection(team=team, base_url=helpdesk_sandbox.url),
-            b_object="users",
-            fields=[{"a": "email", "b": "email"}],
-            deletion="propagate",
-        )
+    with pytest.raises(SyncSpecError) as refused:
+        fake_sync(team, deletion="propagate")
+
+    assert refused.value.messages == [
+        "deletion: desk can't delete users through its connector; choose 'archive' (set a field) or 'ignore'"
+    ]
 
 
 def test_match_only_links_existing_records_and_creates_nothing_on_the_first_sync(

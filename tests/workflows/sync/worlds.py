@@ -16,6 +16,7 @@ from connectors.models import Connection
 from connectors.providers.hubspot.client import parse_timestamp as hubspot_time
 from connectors.providers.zendesk.client import parse_timestamp as zendesk_time
 from connectors.sandbox.testing import SandboxProcess
+from connectors.services import client_for
 from tests.factories import hubspot_connection, zendesk_connection
 from tests.workflows.sync.fakes import SYSTEMS, Clock, FakeSystem
 from tests.workflows.sync.helpers import fake_connection
@@ -137,9 +138,10 @@ class FakeWorld:
 
 
 class SandboxWorld:
-    """CRM contacts (A) ↔ helpdesk users (B) over HTTP. The sandboxes have no delete endpoint, so no deletes."""
+    """CRM contacts (A) ↔ helpdesk users (B) over HTTP. People delete through the systems' own APIs (a CRM
+    contact goes to the recycle bin, a helpdesk user turns inactive), and the sync propagates deletions."""
 
-    supports_delete = False
+    supports_delete = True
     exact_writes = False
     emails = ("a@x.io", "b@x.io", "c@x.io", "d@x.io")
     pairs: tuple[LogicalPair, ...] = (
@@ -182,7 +184,7 @@ class SandboxWorld:
             "a_object": "contacts",
             "b_connection": self.connections[1],
             "b_object": "users",
-            "deletion": "ignore",
+            "deletion": "propagate",
         }
 
     def _b_payload(self, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,7 +213,9 @@ class SandboxWorld:
             self.helpdesk.admin("PATCH", f"/_admin/records/users/{record_id}", self._b_payload({name: value}))
 
     def delete(self, side: Side, record_id: str) -> None:
-        raise NotImplementedError("the sandboxes have no delete endpoint")
+        object_name = "contacts" if side == "a" else "users"
+        result = client_for(self.connections[0 if side == "a" else 1]).delete(object_name, record_id)
+        assert result.ok, result.error
 
     def snapshot(self, side: Side) -> dict[str, Snapshot]:
         if side == "a":

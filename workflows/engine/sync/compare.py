@@ -4,10 +4,13 @@ Two comparisons exist on purpose:
 
 * `same_value` (strict, from workflows.engine.diff) decides whether a person changed a field: changing
   "john" to "John" is a change and must travel.
-* `loosely_equal` decides whether a value read back is the echo of what we wrote, or whether two sides
-  already agree. Systems normalise what they store (HubSpot keeps every property as text, Zendesk lower-cases
-  emails and turns a tag string into a list), so the value we read back is rarely byte-identical to the one
-  we sent; treating that as a person's edit would bounce the value back and forth forever.
+* `loosely_equal` decides whether two sides already agree. Systems normalise what they store (HubSpot keeps
+  every property as text, Zendesk lower-cases emails and turns a tag string into a list), so the value we
+  read back is rarely byte-identical to the one we sent; treating that as a person's edit would bounce the
+  value back and forth forever.
+* `is_read_back` decides whether a value read after our write is its echo: loosely equal, except that a
+  change of letter case counts as the system's only when the value read is in lower case (what systems
+  normalise to). Any other change of case can only be a person's edit made before we read our write back.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from workflows.engine.diff import same_value
 from workflows.engine.values import is_empty
 
-__all__ = ["is_empty", "loose", "loosely_equal", "same_value"]
+__all__ = ["is_empty", "is_read_back", "loose", "loosely_equal", "same_value"]
 
 _TRUE = frozenset({"true", "yes", "on"})
 _FALSE = frozenset({"false", "no", "off"})
@@ -61,3 +64,21 @@ def loose(value: Any) -> Any:
 
 def loosely_equal(left: Any, right: Any) -> bool:
     return bool(loose(left) == loose(right))
+
+
+def is_read_back(written: Any, read: Any) -> bool:
+    """Whether `read`, the first read of a record after we wrote `written` to it, is our write's echo."""
+    if not loosely_equal(written, read):
+        return False
+    sent, shown = _single_text(written), _single_text(read)
+    if sent is None or shown is None or sent == shown:
+        return True
+    # Equal but for letter case: systems lower-case what they normalise (emails, domains, tags).
+    return shown == shown.lower()
+
+
+def _single_text(value: Any) -> str | None:
+    """The text of a value that is one piece of text (or a one-item list of it), whitespace collapsed."""
+    if isinstance(value, list | tuple) and len(value) == 1:
+        value = value[0]
+    return " ".join(value.split()) if isinstance(value, str) else None

@@ -1,12 +1,14 @@
 """What a two-way sync may ask of a connector beyond the ConnectorClient contract, and of its links.
 
-Both connector capabilities are optional: a client offers them by having the method (checked with
-`isinstance(client, SupportsDelete)`), and the sync says plainly what it can't do when one is missing.
+Deleting goes through the contract's `ConnectorClient.delete`, offered where the connector's Capabilities say
+`delete`. The rest is optional: a client offers it by having the method (checked with `isinstance`), and the
+sync does without it otherwise: a batch delete (one call for many records), the recycle bin of a system whose
+change feed leaves deleted records out (HubSpot), and per-field change times.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -16,9 +18,16 @@ from workflows.engine.sync.spec import Reference, Side
 
 
 @runtime_checkable
-class SupportsDelete(Protocol):
+class DeletesInBatches(Protocol):
     def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
         """Delete (or archive, as the system calls it) each record; one result per id, in order."""
+        ...
+
+
+@runtime_checkable
+class ReportsArchived(Protocol):
+    def archived(self, object_name: str, *, page_size: int = 100) -> Iterator[SourceRecord]:
+        """The records deleted (archived) and still in the recycle bin, each marked as such."""
         ...
 
 

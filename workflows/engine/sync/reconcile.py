@@ -6,7 +6,7 @@ the first newer read is known to be the read-back). Given the records as last re
 
 1. **Change detection.** A side changed a pair when one of the fields the pair reads differs (strictly)
    from the last synced value. A value that matches what we wrote, in the system's own normal form
-   (`loosely_equal`) in the first read after the write, is our echo: it becomes the synced value and is not
+   (`is_read_back`) in the first read after the write, is our echo: it becomes the synced value and is not
    a change. This is what stops loops: our write, read back, causes no write. Later reads compare strictly
    again, so a person's edit that only differs in case is still an edit.
 2. **Decision.** Only one side changed: its value moves if the pair's direction lets it. Both changed and
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from workflows.engine.sync.compare import is_empty, loosely_equal, same_value
+from workflows.engine.sync.compare import is_empty, is_read_back, loosely_equal, same_value
 from workflows.engine.sync.ports import ReferencePort
 from workflows.engine.sync.spec import SIDES, CompiledSync, FieldPair, Side, other
 
@@ -110,6 +110,8 @@ class Note:
     pair_key: str
     kind: Literal["not_erased", "error", "reference"]
     message: str
+    # For "reference": the side whose value could not be carried over yet.
+    source: Side | None = None
 
 
 @dataclass
@@ -153,7 +155,7 @@ def translate(
         translation = refs.translate(pair.reference, source, raw)
         if not translation.found:
             message = f"{raw!r} has no linked record on the other side yet"
-            return _Translated(False, note=Note(pair.key, "reference", message))
+            return _Translated(False, note=Note(pair.key, "reference", message, source))
         return _Translated(True, translation.value)
     mapping = pair.mapping_from(source)
     if mapping is None:
@@ -202,7 +204,7 @@ class _Work:
             # Emptied where nothing was (None → "", [] → None) is not an edit anyone could see.
             if known and (same_value(values[name], now) or (is_empty(values[name]) and is_empty(now))):
                 continue
-            if fresh and name in expect and loosely_equal(expect[name], now):
+            if fresh and name in expect and is_read_back(expect[name], now):
                 # Our own write, read back in the system's normal form: remember that form.
                 values[name] = now
                 continue

@@ -12,9 +12,10 @@ from django.db.models import F
 from connectors.base import ConnectorClient, ConnectorError, WriteItem, WriteResult
 from connectors.models import Connection
 from connectors.registry import get_provider
-from workflows.engine.sync.ports import SupportsDelete
+from workflows.engine.sync.ports import DeletesInBatches
 from workflows.engine.sync.spec import RECORD_ID, CompiledSync, Side, other
 from workflows.sync.models import Sync, SyncRun
+from workflows.sync.services.deletions import connector_can_delete
 
 
 class SideError(Exception):
@@ -90,16 +91,50 @@ class RunContext:
         return self.create_match_field(side, {})
 
     def delete(self, side: Side, ids: list[str]) -> list[WriteResult]:
-        client = self.clients[side]
-        if not isinstance(client, SupportsDelete):
-            message = f"{self.connection(side).name} can't delete records through its connector"
+        """Delete records through the connector, where its Capabilities say it can: in batches when the client
+        deletes in batches, else one by one (`ConnectorClient.delete`).
+
+        A record the system no longer has (404) is already what we wanted. A transient failure stops the run
+        (the records stay pending); a rejected delete fails that record only.
+        """
+        if not connector_can_delete(self.connection(side), self.object_name(side)):
+            message = (
+                f"{self.connection(side).name} can't delete {self.object_name(side)} through its connector"
+            )
             return [WriteResult(key=record_id, ok=False, error=message) for record_id in ids]
-        try:
-            return client.delete_batch(self.object_name(side), ids)
-        except ConnectorError as exc:
-            if not exc.permanent or exc.status in {401, 403}:
-                raise SideError(self.connection(side), exc) from exc
-            return [WriteResult(key=record_id, ok=False, error=exc.message) for record_id in ids]
+        client = self.clients[side]
+        if isinstance(client, DeletesInBatches):
+            return self._delete_batches(side, client, ids)
+        results: list[WriteResult] = []
+        for record_id in ids:
+            try:
+                result = client.delete(self.object_name(side), record_id)
+            except ConnectorError as exc:
+                if exc.status == 404:
+                    result = WriteResult(key=record_id, ok=True, target_id=record_id, action="deleted")
+                elif not exc.permanent or exc.status in {401, 403}:
+                    raise SideError(self.connection(side), exc) from exc
+                else:
+                    result = WriteResult(key=record_id, ok=False, error=exc.message)
+            results.append(WriteResult(record_id, result.ok, record_id, result.action, result.error))
+        return results
+
+    def _delete_batches(self, side: Side, client: DeletesInBatches, ids: list[str]) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        size = self.batch_size[side]
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            try:
+                answered = client.delete_batch(self.object_name(side), chunk)
+            except ConnectorError as exc:
+                if not exc.permanent or exc.status in {401, 403}:
+                    raise SideError(self.connection(side), exc) from exc
+                answered = [WriteResult(key=record_id, ok=False, error=exc.message) for record_id in chunk]
+            results.extend(
+                WriteResult(record_id, result.ok, record_id, result.action, result.error)
+                for record_id, result in zip(chunk, answered, strict=True)
+            )
+        return results
 
 
 def iso(moment: datetime | None) -> str | None:

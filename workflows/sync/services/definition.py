@@ -8,11 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import Connection
-from connectors.registry import get_provider
 from integrations_hub.accounts.models import Team
-from workflows.engine.sync.ports import SupportsDelete
 from workflows.engine.sync.spec import SIDES, CompiledSync, SyncSpecError, compile_sync
 from workflows.sync.models import Sync
+from workflows.sync.services.deletions import connector_can_delete, effective_deleted_when
 
 # Fields of Sync a definition change may set (besides the connections, which never change after creation:
 # the links and cursors belong to them).
@@ -33,17 +32,18 @@ EDITABLE = (
 
 def sync_check(sync: Sync) -> CompiledSync:
     """Compile the definition and check what the connectors and related syncs must offer for it."""
-    spec = compile_sync(sync.definition())
+    definition = sync.definition()
+    definition["deleted_when"] = effective_deleted_when(sync)
+    spec = compile_sync(definition)
     problems: list[str] = []
     if sync.a_connection.team_id != sync.team_id or sync.b_connection.team_id != sync.team_id:
         problems.append("both connections must belong to the sync's team")
     if sync.deletion == Sync.Deletion.PROPAGATE:
         for side in SIDES:
-            client_class = get_provider(sync.connection(side).kind).client_class
-            if not issubclass(client_class, SupportsDelete):
+            if not connector_can_delete(sync.connection(side), sync.object_name(side)):
                 problems.append(
-                    f"deletion: {sync.connection(side).name} can't delete records through its connector; "
-                    "choose 'archive' (set a field) or 'ignore'"
+                    f"deletion: {sync.connection(side).name} can't delete {sync.object_name(side)} through "
+                    "its connector; choose 'archive' (set a field) or 'ignore'"
                 )
     for sync_id in spec.related_sync_ids():
         if sync_id == sync.pk:

@@ -17,9 +17,10 @@ from django.utils import timezone
 from connectors.base import ChangePage, ConnectorError, SourceRecord
 from workflows.engine.sync.compare import same_value
 from workflows.engine.sync.matching import all_keys
-from workflows.engine.sync.ports import ReportsFieldTimes
+from workflows.engine.sync.ports import ReportsArchived, ReportsFieldTimes
 from workflows.engine.sync.spec import Side
 from workflows.sync.models import SyncCursor, SyncRecord, SyncRecordKey
+from workflows.sync.services.associations import with_associations
 from workflows.sync.services.context import RunContext, SideError, iso, parse_iso
 
 
@@ -28,12 +29,41 @@ def ingest_side(ctx: RunContext, side: Side) -> None:
     for page in _pages(ctx, side, cursor.value):
         if not page.records and page.cursor == cursor.value:
             continue  # an idle poll: nothing read, nothing to record
+        records = _with_associations(ctx, side, page.records)
         cursor.value = page.cursor
         with transaction.atomic():
-            store_records(ctx, side, page.records)
+            store_records(ctx, side, records)
             SyncCursor.objects.filter(pk=cursor.pk).update(value=page.cursor, updated_at=timezone.now())
             ctx.count(f"read_{side}", len(page.records))
             ctx.flush_counters(heartbeat_at=timezone.now())
+    ingest_archived(ctx, side)
+
+
+def ingest_archived(ctx: RunContext, side: Side) -> None:
+    """Deletions a change feed leaves out: a system that keeps deleted records in a recycle bin (HubSpot's
+    search feed never returns archived records) is asked for the bin, and the records of it the sync knows
+    as live are stored as read, marked as the bin marks them, so the deletion policy applies to them."""
+    client = ctx.clients[side]
+    if not isinstance(client, ReportsArchived):
+        return
+    try:
+        binned = list(client.archived(ctx.object_name(side), page_size=ctx.batch_size[side]))
+    except ConnectorError as exc:
+        raise SideError(ctx.connection(side), exc) from exc
+    if not binned:
+        return
+    live = set(
+        SyncRecord.objects.filter(
+            sync=ctx.sync, side=side, deleted=False, record_id__in=[record.id for record in binned]
+        ).values_list("record_id", flat=True)
+    )
+    records = [record for record in binned if record.id in live]
+    if not records:
+        return
+    with transaction.atomic():
+        store_records(ctx, side, records)
+        ctx.count(f"read_{side}", len(records))
+        ctx.flush_counters(heartbeat_at=timezone.now())
 
 
 def _pages(ctx: RunContext, side: Side, cursor: str | None) -> Iterator[ChangePage]:
@@ -50,6 +80,15 @@ def _pages(ctx: RunContext, side: Side, cursor: str | None) -> Iterator[ChangePa
         except ConnectorError as exc:
             raise SideError(ctx.connection(side), exc) from exc
         yield page
+
+
+def _with_associations(ctx: RunContext, side: Side, records: list[SourceRecord]) -> list[SourceRecord]:
+    try:
+        return with_associations(
+            ctx.clients[side], ctx.object_name(side), records, ctx.spec.stored_fields(side)
+        )
+    except ConnectorError as exc:
+        raise SideError(ctx.connection(side), exc) from exc
 
 
 def _latest(records: list[SourceRecord]) -> list[SourceRecord]:

@@ -31,6 +31,7 @@ from workflows.engine.sync.reconcile import (
     DeletePlan,
     LinkPlan,
     LinkState,
+    Note,
     OpenConflict,
     RecordView,
     plan_create,
@@ -40,6 +41,7 @@ from workflows.engine.sync.reconcile import (
 from workflows.engine.sync.spec import SIDES, Side, other
 from workflows.sync.models import (
     DuplicateHold,
+    Sync,
     SyncConflict,
     SyncLink,
     SyncOutcome,
@@ -146,6 +148,8 @@ class Batch:
         self.open_holds: dict[Ref, DuplicateHold] = {}
         # Records whose stored values now include what this batch wrote to them.
         self.believed: list[SyncRecord] = []
+        # Per related sync: the sides whose new records it creates on the other side.
+        self.related_creates: dict[int, set[Side]] = {}
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -435,6 +439,8 @@ class Batch:
                 row.values = {**row.values, **_json_ready(written)}
                 self.believed.append(row)
         opened = self._record_conflicts(link, plan)
+        if self._waits_for_related(plan.notes):
+            self._keep_pending(link)
         notes = [f"{note.pair_key}: {note.message}" for note in plan.notes]
         if plan.writes_anything:
             for side in SIDES:
@@ -549,6 +555,8 @@ class Batch:
             row.values = {**row.values, **written}
             SyncRecord.objects.filter(pk=row.pk).update(values=row.values)
         reindex(self.ctx, create.target, [row])
+        if self._waits_for_related(create.plan.notes):
+            self.keep_pending.add(create.row.pk)
         self.ctx.count(f"created_{create.target}")
         notes = [f"{note.pair_key}: {note.message}" for note in create.plan.notes]
         changes = {create.target: {name: [None, value] for name, value in written.items()}}
@@ -576,6 +584,36 @@ class Batch:
                 self._outcome(side, row.record_id, "", SyncOutcome.Outcome.HELD, error=decision.reason)
             elif existing.status == DuplicateHold.Status.OPEN:
                 DuplicateHold.objects.filter(pk=existing.pk).update(**fields)
+
+    def _waits_for_related(self, notes: list[Note]) -> bool:
+        """A reference left unwritten because its related record has no counterpart yet, where the related
+        sync creates that counterpart: the record stays pending, so the next run (after the related sync,
+        which runs first) carries the reference without waiting for the record to change again."""
+        for note in notes:
+            if note.kind != "reference" or note.source is None:
+                continue
+            pair = self.ctx.spec.pair(note.pair_key)
+            if pair is None or pair.reference is None:
+                continue
+            if note.source in self._related_creates_from(pair.reference.sync_id):
+                return True
+        return False
+
+    def _related_creates_from(self, sync_id: int) -> set[Side]:
+        """The sides whose new records the related sync gives a counterpart on the other side."""
+        if sync_id not in self.related_creates:
+            create = (
+                Sync.objects.filter(pk=sync_id, team_id=self.ctx.sync.team_id)
+                .values_list("create", flat=True)
+                .first()
+            )
+            sides: set[Side] = set()
+            if create in (Sync.Create.A_TO_B, Sync.Create.BOTH):
+                sides.add("a")
+            if create in (Sync.Create.B_TO_A, Sync.Create.BOTH):
+                sides.add("b")
+            self.related_creates[sync_id] = sides
+        return self.related_creates[sync_id]
 
     # -- outcomes ------------------------------------------------------------------------------
 
