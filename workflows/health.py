@@ -11,12 +11,14 @@ its interval before it starts; the timing label next to the chart says so.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -30,6 +32,9 @@ COVERAGE_RUNS = 20
 # Enough dropped-field entries to rank the reasons; more would only cost time.
 COVERAGE_RECORDS = 5000
 WORKFLOWS_PER_CONNECTION = 50
+# Match consistency is counted exactly up to this many links; past it, estimated and sampled.
+MATCH_EXACT = 10_000
+MATCH_SAMPLE = 2000
 TOKEN_WARNING = timedelta(days=1)
 _RUN_FIELDS = (
     "id",
@@ -112,6 +117,10 @@ class Matching:
     linked_targets: int
     shared_targets: int
     step_links: int
+    # Past MATCH_EXACT links: `links` is the planner's estimate, `linked_targets` is not counted, and
+    # `shared_targets` is over the `checked` most recent links only (each checked through link_target_idx).
+    approximate: bool = False
+    checked: int = 0
 
 
 @dataclass
@@ -312,11 +321,44 @@ def _coverage(workflow: Workflow, caches: dict[tuple[int, str], list[Any]]) -> C
 
 def _matching(workflow: Workflow) -> Matching:
     links = RecordLink.objects.filter(workflow=workflow)
+    # The "@source" row of a record remembers the change last applied to it, not a write of a step.
+    step_links = (
+        StepLink.objects.filter(workflow=workflow).exclude(step_id="@source").count() if workflow.steps else 0
+    )
+    if links.order_by().values("pk")[: MATCH_EXACT + 1].count() > MATCH_EXACT:
+        return _matching_sampled(workflow, links, step_links)
     totals = links.aggregate(n=Count("id"), targets=Count("target_id", distinct=True))
     # Two source records linked to one target record: they overwrite each other on every run.
     shared = links.values("target_id").annotate(n=Count("id")).filter(n__gt=1).count()
-    step_links = StepLink.objects.filter(workflow=workflow).count() if workflow.steps else 0
     return Matching(totals["n"], totals["targets"], shared, step_links)
+
+
+def _matching_sampled(workflow: Workflow, links: QuerySet[RecordLink], step_links: int) -> Matching:
+    """Hundreds of thousands of links: counting them, or grouping them by target, would read them all on
+    every view. The total is estimated; shared targets are looked for among the most recent links."""
+    table = RecordLink._meta.db_table
+    # Per recent link, at most two links of its target through link_target_idx (a correlated subquery
+    # with a LIMIT: the planner cannot turn it into a hash join over every link of the workflow).
+    sql = f"""
+        SELECT COUNT(DISTINCT r.target_id)
+        FROM (SELECT target_id FROM {table} WHERE workflow_id = %s ORDER BY id DESC LIMIT %s) r
+        WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM {table} o
+                                     WHERE o.workflow_id = %s AND o.target_id = r.target_id LIMIT 2) x) > 1
+    """  # noqa: S608 - the table name is the model's own
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workflow.pk, MATCH_SAMPLE, workflow.pk])
+        shared = int(cursor.fetchone()[0])
+    return Matching(
+        max(_estimate(links), MATCH_EXACT + 1), 0, shared, step_links, approximate=True, checked=MATCH_SAMPLE
+    )
+
+
+def _estimate(rows: QuerySet[Any]) -> int:
+    """The planner's row estimate (PostgreSQL keeps it from ANALYZE): no rows are read."""
+    if connection.vendor != "postgresql":
+        return rows.count()
+    plan = json.loads(rows.order_by().explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def measured_latency(*, workflow: Workflow) -> tuple[float | None, int]:

@@ -144,7 +144,10 @@ class TriggerCursor(models.Model):
 class RecordLink(models.Model):
     """Identity map: source record X of this workflow is target record Y, with the values last written."""
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="links")
+    # No index of its own: the unique (workflow, source_id) one starts with it. A second index on the
+    # column alone tempts the planner, while the table grows faster than it is analysed, into reading
+    # all of a workflow's links for a lookup by source id.
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="links", db_index=False)
     source_id = models.CharField(max_length=120)
     target_id = models.CharField(max_length=120)
     match_value = models.CharField(max_length=255, blank=True, default="")
@@ -259,8 +262,15 @@ class RunRecord(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["run", "outcome"], name="runrecord_outcome_idx"),
-            models.Index(fields=["record_key"], name="runrecord_key_idx"),
+            # The per-record log reads a run's records in id order, a page at a time after the last id
+            # shown (keyset pagination): these make the first page and the ten-thousandth cost the same.
+            models.Index(fields=["run", "id"], name="runrecord_run_page_idx"),
+            models.Index(fields=["run", "outcome", "id"], name="runrecord_outcome_page_idx"),
+            # Exact keys (the run list's filter) and key prefixes (the per-record log's search).
+            models.Index(fields=["record_key"], name="runrecord_key_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["run", "source_id"], name="runrecord_source_idx"),
+            # Coverage on the health page reads only the records that dropped fields.
+            models.Index(fields=["run", "id"], name="runrecord_dropped_idx", condition=~models.Q(dropped=[])),
             models.Index(
                 fields=["run"],
                 name="runrecord_dead_letter_idx",

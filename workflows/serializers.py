@@ -359,7 +359,9 @@ class RunFilterSerializer(serializers.Serializer[Any]):
 
 class RecordFilterSerializer(serializers.Serializer[Any]):
     outcome = serializers.ChoiceField(choices=RunRecord.Outcome.choices, required=False)
-    q = serializers.CharField(required=False, help_text="Part of the record key, or a source or target id.")
+    q = serializers.CharField(
+        required=False, help_text="The start of the record key (as typed or lower-cased), or a source id."
+    )
 
 
 class ReplaySerializer(RejectUnknownFields, serializers.Serializer[Any]):

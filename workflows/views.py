@@ -3,19 +3,33 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from integrations_hub.accounts.access import team_of, team_required
 from workflows.models import Run, RunRecord, Workflow
 from workflows.run_progress import attach_progress
-from workflows.selectors import run_get, run_list, run_records, runs_by_id, workflow_get, workflow_list
+from workflows.selectors import (
+    keyset_page,
+    run_get,
+    run_list,
+    run_records,
+    run_records_total,
+    runs_by_id,
+    workflow_get,
+    workflow_list,
+)
 from workflows.services.files import FileRejected, file_receive
 from workflows.services.replay import dead_letters, run_replay
 from workflows.services.runs import run_confirm_flood, run_request
 from workflows.services.versions import has_unpublished_changes, workflow_publish
 from workflows.services.workflow import workflow_set_enabled
+
+# Counts of failed records stop here: past it the page says "1,000+" instead of counting them all.
+COUNT_CAP = 1000
 
 
 @team_required
@@ -30,11 +44,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def workflow_detail(request: HttpRequest, workflow_id: int) -> HttpResponse:
     workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
     runs = run_list(team=team_of(request), workflow_id=workflow.pk)[:20]
+    dead_letter_count, dead_letters_more = _capped_count(dead_letters(workflow=workflow))
     context = {
         "workflow": workflow,
         "runs": runs,
         "unpublished": has_unpublished_changes(workflow),
-        "dead_letter_count": dead_letters(workflow=workflow).count(),
+        "dead_letter_count": dead_letter_count,
+        "dead_letters_more": dead_letters_more,
         "webhook_url": request.build_absolute_uri(f"/hooks/{workflow.webhook_token}")
         if workflow.trigger == workflow.Trigger.WEBHOOK
         else "",
@@ -109,16 +125,47 @@ def run_record_log(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 def _records_context(request: HttpRequest, run: Run) -> dict[str, object]:
+    """The per-record log: pages follow the last id shown (keyset), never an OFFSET, and the total comes
+    from the run's counters, so the log of a run with a million records answers as fast as a short one."""
     outcome = request.GET.get("outcome") or None
     query = (request.GET.get("q") or "").strip() or None
-    records = run_records(run=run, outcome=outcome, query=query)
-    page = Paginator(records, settings.HUB_RUN_RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset_page(
+        run_records(run=run, outcome=outcome, query=query),
+        size=settings.HUB_RUN_RECORDS_PAGE_SIZE,
+        after=_int_or_none(request.GET.get("after")),
+        before=_int_or_none(request.GET.get("before")),
+    )
+    filters = {key: value for key, value in (("outcome", outcome), ("q", query)) if value}
     return {
         "records_page": page,
+        # A search matches an unknown number of records; the counters know the rest.
+        "records_total": ""
+        if query
+        else _records_label(run_records_total(run=run, outcome=outcome), outcome),
+        "records_filters": urlencode(filters),
         "outcomes": RunRecord.Outcome.choices,
         "selected_outcome": outcome or "",
         "query": query or "",
     }
+
+
+def _records_label(total: int, outcome: str | None) -> str:
+    label = f"{total:,} record{'' if total == 1 else 's'}"
+    if outcome:
+        label += f" {dict(RunRecord.Outcome.choices).get(outcome, outcome).lower()}"
+    return f"{label} in this run"
+
+
+def _capped_count(rows: QuerySet[RunRecord]) -> tuple[int, bool]:
+    """COUNT(*) of at most COUNT_CAP + 1 rows, and whether there are more (an exact count of a huge set
+    costs a scan of it)."""
+    n = rows.order_by().values("pk")[: COUNT_CAP + 1].count()
+    return min(n, COUNT_CAP), n > COUNT_CAP
+
+
+def _capped_label(rows: QuerySet[RunRecord]) -> str:
+    n, more = _capped_count(rows)
+    return f"{n:,}{'+' if more else ''}"
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -162,8 +209,16 @@ def _definition_diff(old: dict[str, object], new: dict[str, object]) -> list[tup
 @team_required
 def workflow_dead_letters(request: HttpRequest, workflow_id: int) -> HttpResponse:
     workflow = workflow_get(team=team_of(request), workflow_id=workflow_id)
-    page = Paginator(dead_letters(workflow=workflow), 50).get_page(request.GET.get("page"))
-    return render(request, "workflows/dead_letters.html", {"workflow": workflow, "page": page})
+    records = dead_letters(workflow=workflow)
+    page = keyset_page(
+        records,
+        size=50,
+        after=_int_or_none(request.GET.get("after")),
+        before=_int_or_none(request.GET.get("before")),
+        descending=True,
+    )
+    context = {"workflow": workflow, "page": page, "total": f"{_capped_label(records)} waiting for replay"}
+    return render(request, "workflows/dead_letters.html", context)
 
 
 @require_POST

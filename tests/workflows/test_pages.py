@@ -94,7 +94,10 @@ def test_run_record_log_is_paginated_and_filterable(
     settings.HUB_RUN_RECORDS_PAGE_SIZE = 1
     run = setup["run"]
     first = editor_client.get(reverse("run_records", args=[run.pk])).content.decode()
-    assert "Page 1 of 2" in first
+    first_id = run.records.order_by("id").values_list("id", flat=True)[0]
+    assert f"after={first_id}" in first and "Previous" not in first
+    second = editor_client.get(reverse("run_records", args=[run.pk]), {"after": first_id}).content.decode()
+    assert "Previous" in second and "Next →" not in second
     failed = editor_client.get(reverse("run_records", args=[run.pk]), {"outcome": "failed"}).content.decode()
     assert "bad@example" in failed and "ok@example.com" not in failed
     found = editor_client.get(reverse("run_records", args=[run.pk]), {"q": "ok@"}).content.decode()

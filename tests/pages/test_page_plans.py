@@ -1,0 +1,92 @@
+"""On PostgreSQL, the reads behind the per-record log and the dead letters can be answered from the indexes
+made for them, without a sort: a deep page reads `page size + 1` index entries, not the rows before it.
+
+One run of ROWS records is enough for the planner to choose them as it does at a million
+(docs/performance.md, Pages).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection as db
+
+from workflows.models import Run, RunRecord, Workflow
+from workflows.selectors import keyset_page, run_records
+from workflows.services.workflow import workflow_create
+
+ROWS = 50_000
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(db.vendor != "postgresql", reason="query plans are PostgreSQL's"),
+]
+
+
+@pytest.fixture
+def run(team: Any, crm: Any, helpdesk: Any) -> Run:
+    workflow: Workflow = workflow_create(
+        team=team,
+        name="Contacts to users",
+        source_connection=crm,
+        source_object="contacts",
+        target_connection=helpdesk,
+        target_object="users",
+        mapping={"fields": [{"target": "email", "source": ["email"]}]},
+    )
+    run = Run.objects.create(workflow=workflow, status=Run.Status.PARTIAL)
+    with db.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO workflows_runrecord (run_id, source_id, target_id, record_key, outcome, diff, dropped, error)
+            SELECT %s, g::text, '', 'p' || g || '@example.com',
+                   (ARRAY['created', 'updated', 'failed'])[g %% 3 + 1], '{}'::jsonb,
+                   CASE WHEN g %% 500 = 0 THEN '[["fax", "no such field"]]'::jsonb ELSE '[]'::jsonb END, ''
+            FROM generate_series(0, %s - 1) AS g
+            """,
+            [run.pk, ROWS],
+        )
+        cursor.execute("ANALYZE workflows_runrecord")
+    return run
+
+
+def _plan(queryset: Any) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with db.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _ordered_index_scan(plan: str) -> bool:
+    """Read in id order from an index, starting at the key (runrecord_run_page_idx / _outcome_page_idx, or
+    the primary key when the run's rows are all there is): no sort, no scan of the rows before."""
+    return "Sort" not in plan and "Seq Scan" not in plan and "Index" in plan
+
+
+def _page_query(rows: Any, after: int) -> Any:
+    return rows.filter(pk__gt=after).order_by("pk")[:51]
+
+
+def test_a_deep_page_of_a_runs_log_is_an_ordered_index_scan_from_the_key(run: Run) -> None:
+    middle = run.records.order_by("id").values_list("id", flat=True)[ROWS // 2]
+    plan = _plan(_page_query(run_records(run=run), middle))
+    assert _ordered_index_scan(plan), plan
+    assert keyset_page(run_records(run=run), size=50, after=middle).object_list[0].pk > middle
+
+
+def test_an_outcome_filtered_deep_page_is_an_ordered_index_scan_from_the_key(run: Run) -> None:
+    middle = run.records.order_by("id").values_list("id", flat=True)[ROWS // 2]
+    plan = _plan(_page_query(run_records(run=run, outcome="failed"), middle))
+    assert _ordered_index_scan(plan), plan
+
+
+def test_a_key_search_uses_the_key_and_source_indexes(run: Run) -> None:
+    plan = _plan(run_records(run=run, query="p29999@")[:51])
+    assert "runrecord_key_idx" in plan, plan
+
+
+def test_coverage_reads_only_the_records_that_dropped_fields(run: Run) -> None:
+    rows = RunRecord.objects.filter(run_id__in=[run.pk]).exclude(dropped=[]).values_list("dropped", flat=True)
+    plan = _plan(rows[:5000])
+    assert "runrecord_dropped_idx" in plan, plan
