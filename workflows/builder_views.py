@@ -53,6 +53,7 @@ from workflows.services.builder import BuilderValues, workflow_save_from_builder
 from workflows.services.export import workflow_export, workflow_import
 from workflows.services.versions import has_unpublished_changes
 from workflows.services.workflow import WorkflowInputError
+from workflows.sync.sync_templates import sync_template_choices
 from workflows.workflow_templates import TEMPLATES_BY_KEY, template_choices, template_draft
 
 PAGE = "workflows/builder/builder.html"
@@ -346,8 +347,9 @@ def builder_steps(request: HttpRequest) -> HttpResponse:
 
 @team_required
 def template_gallery(request: HttpRequest) -> HttpResponse:
-    choices = template_choices(_connections(team_of(request)))
-    return render(request, "workflows/builder/templates.html", {"choices": choices})
+    connections = _connections(team_of(request))
+    context = {"choices": template_choices(connections), "sync_choices": sync_template_choices(connections)}
+    return render(request, "workflows/builder/templates.html", context)
 
 
 @team_required

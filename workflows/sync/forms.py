@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from connectors.models import Connection
 from workflows.sync.models import DuplicateHold, SyncConflict
 
 
@@ -33,3 +34,22 @@ class BulkConflictDecisionForm(ConflictDecisionForm):
 class HoldDecisionForm(forms.Form):
     choice = forms.ChoiceField(choices=DuplicateHold.Choice.choices)
     candidate = forms.CharField(required=False, max_length=120)
+
+
+class SyncTemplateForm(forms.Form):
+    """The two connections a sync template runs between, from the team's connections of the right kinds."""
+
+    a_connection = forms.TypedChoiceField(coerce=int, choices=())
+    b_connection = forms.TypedChoiceField(coerce=int, choices=())
+
+    def __init__(self, *args: Any, options: dict[str, list[Connection]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.options = options
+        for side in ("a", "b"):
+            field = self.fields[f"{side}_connection"]
+            assert isinstance(field, forms.TypedChoiceField)
+            field.choices = [(c.pk, c.name) for c in options[side]]
+
+    def connection(self, side: str) -> Connection:
+        chosen: int = self.cleaned_data[f"{side}_connection"]
+        return next(c for c in self.options[side] if c.pk == chosen)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workflows.sync import editor_views, views
+from workflows.sync import editor_views, template_views, views
 
 app_name = "sync"
 
 urlpatterns = [
     path("", views.sync_index, name="sync_list"),
     path("new/", editor_views.sync_new, name="sync_new"),
+    path("templates/<slug:key>/", template_views.sync_template_start, name="sync_template"),
     path("editor/refresh/", editor_views.sync_editor_refresh, name="sync_editor_refresh"),
     path("<int:sync_id>/", views.sync_detail, name="sync_detail"),
     path("<int:sync_id>/edit/", editor_views.sync_edit, name="sync_edit"),
