@@ -7,6 +7,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import redis
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import zendesk_connection
 from tests.workflows.helpers import helpdesk_users
@@ -86,13 +88,28 @@ def test_a_delivery_costs_one_select_and_one_insert(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_later_deliveries_cost_one_insert_that_checks_the_workflow_row(
+    client: Client, team: Any, queued: list[Any], django_assert_num_queries: Any
+) -> None:
+    hook = _hook(team, "http://127.0.0.1:9")
+    assert _post(client, hook, 1).status_code == 202
+
+    with django_assert_num_queries(1) as captured:
+        response = _post(client, hook, 2)
+
+    assert response.status_code == 202
+    (insert,) = (query["sql"] for query in captured.captured_queries)
+    assert insert.startswith("INSERT") and "EXISTS" in insert and "workflows_workflow" in insert
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_repeated_delivery_is_answered_from_the_stored_event(
     client: Client, team: Any, queued: list[Any], django_assert_num_queries: Any
 ) -> None:
     hook = _hook(team, "http://127.0.0.1:9")
     first = _post(client, hook, 1)
 
-    with django_assert_num_queries(3):  # the workflow, the refused INSERT, the stored event
+    with django_assert_num_queries(2):  # the refused INSERT, the stored event (the workflow is cached)
         again = _post(client, hook, 1)
 
     assert (first.status_code, again.status_code) == (202, 200)
@@ -165,7 +182,9 @@ def test_an_event_arriving_while_the_drain_is_finishing_is_not_stranded(
     monkeypatch.setattr(webhooks, "webhook_process", process_then_deliver)
     tasks.process_webhook_events(*queued[0])
 
-    assert len(queued) == 1, "the late delivery relied on the running task"
+    # The first run kept looking until the guard window closed, so the late delivery came after it and
+    # queued a task of its own; the running task's last look took it all the same.
+    assert len(queued) == 2
     assert len(drains) == 2 and all(isinstance(run, Run) for run in drains)
     assert set(InboundEvent.objects.values_list("status", "attempts")) == {("processed", 1)}
     assert Counter(RunRecord.objects.values_list("source_id", flat=True)) == {"lead-1": 1, "lead-2": 1}
@@ -275,14 +294,52 @@ def test_with_the_redis_cache_the_drain_looks_again_only_once_the_guard_has_expi
     started = time.time()
     tasks.process_webhook_events(*queued[0])
 
-    assert len(queued) == 1, "the delivery during the drain relied on the queued task"
+    # The run kept looking until the guard had expired; the delivery after it queued its own task, and
+    # the drain's last look took it as well: nothing is left pending.
     assert time.time() - started >= webhooks.DRAIN_GUARD_SECONDS - 0.05
+    assert len(queued) == 2
     assert Counter(RunRecord.objects.values_list("source_id", flat=True)) == {"lead-1": 1, "lead-2": 1}
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.PROCESSED}
-    # The guard is gone by the time the drain has looked again: the next delivery queues its own task.
+
+
+def test_a_delivery_within_the_guard_window_is_taken_by_the_running_drain(
+    client: Client,
+    team: Any,
+    helpdesk_sandbox: Any,
+    queued: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(webhooks, "DRAIN_GUARD_SECONDS", 1.5)
+    hook = _hook(team, helpdesk_sandbox.url)
     with django_capture_on_commit_callbacks(execute=True):
-        assert _post(client, hook, 3).status_code == 202
-    assert len(queued) == 2
+        assert _post(client, hook, 1).status_code == 202
+    assert len(queued) == 1
+    real_sleep = time.sleep
+    naps: list[float] = []
+
+    def deliver_while_waiting(seconds: float) -> None:
+        # The drain found nothing more and waits for new events: one arrives, within the window.
+        naps.append(seconds)
+        if len(naps) == 1:
+            with django_capture_on_commit_callbacks(execute=True):
+                assert _post(client, hook, 2).status_code == 202
+        real_sleep(seconds)
+
+    monkeypatch.setattr(webhooks.time, "sleep", deliver_while_waiting)
+    started = time.time()
+    tasks.process_webhook_events(*queued[0])
+
+    assert len(queued) == 1, "the delivery within the window relied on the running task"
+    assert naps and max(naps) <= webhooks.DRAIN_POLL_SECONDS
+    assert time.time() - started >= 1.5 - 0.05
+    runs = RunRecord.objects.values_list("source_id", "run_id")
+    assert {source for source, _ in runs} == {"lead-1", "lead-2"}
+    assert len({run for _, run in runs}) == 1, "one run took both events"
+    assert sorted(u["email"] for u in helpdesk_users(helpdesk_sandbox)) == [
+        "lead1@example.com",
+        "lead2@example.com",
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -311,8 +368,9 @@ def eager(settings: Any) -> Iterator[None]:
     """Tasks run where they are queued (CELERY_TASK_ALWAYS_EAGER), as in a one-process installation."""
     from integrations_hub.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Read before the setting changes: the app's configuration may read Django's settings lazily.
     before = app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = before
@@ -364,3 +422,28 @@ def test_a_drain_blocked_by_a_busy_run_backs_off_to_every_30_seconds(
         tasks.process_webhook_events.pop_request()
 
     assert countdowns == [expected]
+
+
+def test_a_page_of_due_events_is_claimed_oldest_first_and_only_once(
+    team: Any, django_assert_max_num_queries: Any
+) -> None:
+    from django.db import connection
+
+    hook = _hook(team, "http://127.0.0.1:9")
+    for n in range(5):
+        InboundEvent.objects.create(
+            workflow=hook, event_id=f"e{n}", content_type="application/json", body=b"{}"
+        )
+    later = InboundEvent.objects.get(event_id="e0")
+    later.next_attempt_at = timezone.now() + timedelta(minutes=5)  # waiting for a retry: not due
+    later.save()
+    run = Run.objects.create(workflow=hook, trigger=Run.Trigger.WEBHOOK, status=Run.Status.RUNNING)
+
+    # On PostgreSQL one statement claims and reads the page (UPDATE ... RETURNING).
+    with django_assert_max_num_queries(1 if connection.vendor == "postgresql" else 3):
+        page = webhooks._claim(hook, run, 3)
+
+    assert [event.event_id for event in page] == ["e1", "e2", "e3"]
+    assert {(event.status, event.run_id, event.attempts) for event in page} == {("processing", run.pk, 1)}
+    assert [event.event_id for event in webhooks._claim(hook, run, 3)] == ["e4"]
+    assert webhooks._claim(hook, run, 3) == []

@@ -4,16 +4,20 @@ through the step interpreter, and what every step did is recorded with the recor
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from connectors.base import SourceRecord
 from workflows.engine.plan import LinkState
 from workflows.engine.steps import RecordExecution, execute_record, resume_record
 from workflows.models import DelayedRecord, Run, RunRecord, StepLink
+from workflows.services.webhooks import link_note_applied, source_changed_later, split_older_than_applied
 
 if TYPE_CHECKING:
     from workflows.services.runs import RunContext
@@ -32,6 +36,28 @@ class RetryLater(Exception):
     """A step could not reach a system (a transient error): the page is not marked read, so it is retried."""
 
 
+# A multi-step workflow remembers, per source record, when the source made the change it last applied,
+# in a step link under this id: step ids are identifiers, so it names no step.
+SOURCE_MARK = "@source"
+
+
+@dataclass
+class SourceMark:
+    """The change last applied to one source record of a multi-step workflow (see `AppliedChange`)."""
+
+    target_id: str = ""
+    match_value: str = ""
+    source_updated_at: datetime | None = None
+
+    @classmethod
+    def from_link(cls, link: StepLink) -> SourceMark:
+        values = link.last_values or {}
+        moment = parse_datetime(str(values.get("source_updated_at") or ""))
+        return cls(
+            target_id=link.target_id, match_value=str(values.get("record_key", "")), source_updated_at=moment
+        )
+
+
 def process_step_records(
     context: RunContext,
     records: list[SourceRecord],
@@ -41,27 +67,78 @@ def process_step_records(
 ) -> None:
     assert context.compiled is not None and context.ports is not None
     workflow = context.workflow
+    links, marks = _links_and_marks(workflow.pk, list({record.id for record in records}))
+    # As for a single mapping: a webhook change older than the one already applied to its record, or
+    # superseded by a later one in this page, is skipped with its reason (and still recorded).
+    records, older = split_older_than_applied(context.run, records, marks)
     latest: dict[str, SourceRecord] = {}
     for record in records:
         if record.id not in latest or record.updated_at >= latest[record.id].updated_at:
             latest[record.id] = record
-    links = _links(workflow.pk, list(latest))
     executions = [
         (record, execute_record(context.compiled, record, context.ports, links=links.get(record.id, {})))
         for record in latest.values()
     ]
     _record(
-        context, executions, mark_read, read=len(records) + already_counted, skipped_before=already_counted
+        context,
+        executions,
+        mark_read,
+        read=len(records) + len(older) + already_counted,
+        skipped_before=already_counted,
+        older=older,
+        marks=marks,
     )
 
 
 def _links(workflow_id: int, source_ids: list[str]) -> dict[str, dict[str, LinkState]]:
+    return _links_and_marks(workflow_id, source_ids)[0]
+
+
+def _links_and_marks(
+    workflow_id: int, source_ids: list[str]
+) -> tuple[dict[str, dict[str, LinkState]], dict[str, SourceMark]]:
     links: dict[str, dict[str, LinkState]] = {}
+    marks: dict[str, SourceMark] = {}
     for link in StepLink.objects.filter(workflow_id=workflow_id, source_id__in=source_ids):
+        if link.step_id == SOURCE_MARK:
+            marks[link.source_id] = SourceMark.from_link(link)
+            continue
         links.setdefault(link.source_id, {})[link.step_id] = LinkState(
             target_id=link.target_id, last_fingerprint=link.last_fingerprint, last_values=link.last_values
         )
-    return links
+    return links, marks
+
+
+def _noted_marks(
+    workflow: Any,
+    executions: list[tuple[SourceRecord, RecordExecution]],
+    marks: dict[str, SourceMark],
+    record_keys: dict[str, tuple[str, str]],
+) -> list[StepLink]:
+    """The source marks that learn of a change applied now (any outcome but a failure)."""
+    rows: list[StepLink] = []
+    for record, execution in executions:
+        if execution.outcome == "failed":
+            continue
+        mark = marks.get(record.id) or SourceMark()
+        if not source_changed_later(mark, record):
+            continue
+        link_note_applied(mark, record)
+        target_id, record_key = record_keys[record.id]
+        assert mark.source_updated_at is not None
+        rows.append(
+            StepLink(
+                workflow=workflow,
+                step_id=SOURCE_MARK,
+                source_id=record.id,
+                target_id=(target_id or mark.target_id)[:120],
+                last_values={
+                    "source_updated_at": mark.source_updated_at.isoformat(),
+                    "record_key": record_key or mark.match_value,
+                },
+            )
+        )
+    return rows
 
 
 def _record(
@@ -72,12 +149,15 @@ def _record(
     read: int,
     skipped_before: int,
     delayed_done: list[int] | None = None,
+    older: list[RunRecord] | None = None,
+    marks: dict[str, SourceMark] | None = None,
 ) -> None:
     workflow = context.workflow
-    outcomes: list[RunRecord] = []
+    outcomes: list[RunRecord] = list(older or [])
+    record_keys: dict[str, tuple[str, str]] = {}
     step_links: list[StepLink] = []
     delayed: list[DelayedRecord] = []
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {RunRecord.Outcome.SKIPPED: len(older)} if older else {}
     retry = [
         execution for _, execution in executions if execution.outcome == "failed" and execution.retryable
     ]
@@ -113,6 +193,7 @@ def _record(
             else "",
             steps=[s.to_dict() for s in execution.steps],
         )
+        record_keys[record.id] = (run_record.target_id, run_record.record_key)
         if outcome == RunRecord.Outcome.FAILED:
             run_record.source_fields = dict(record.fields)
             run_record.source_updated_at = record.updated_at
@@ -133,6 +214,8 @@ def _record(
         if retry:
             transaction.on_commit(lambda: None)
         else:
+            if marks is not None:
+                _save_step_links(_noted_marks(workflow, executions, marks, record_keys))
             RunRecord.objects.bulk_create(outcomes, batch_size=500)
             DelayedRecord.objects.bulk_create(delayed, batch_size=500)
             if delayed_done:

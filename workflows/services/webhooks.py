@@ -10,15 +10,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl
 
 import jmespath
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -27,7 +28,7 @@ from jmespath.exceptions import JMESPathError
 from connectors.base import SourceRecord
 from connectors.crypto import decrypt_secrets, encrypt_secrets
 from connectors.ratelimit import REDIS_SCHEMES, key_prefix, whole_seconds
-from workflows.models import InboundEvent, RecordLink, Run, RunRecord, Workflow
+from workflows.models import InboundEvent, Run, RunRecord, Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ UPDATED_AT_KEYS = (
 # delivery that relied on it is never left behind. Whole seconds: Redis keeps a cache key's lifetime in
 # whole seconds, and Django's Redis cache truncates a fraction (0.25 s would be no guard at all).
 DRAIN_GUARD_SECONDS = 1
+# How often a drain whose guard window is still open looks for newly stored events.
+DRAIN_POLL_SECONDS = 0.05
+# Until when (unix time) the run of the current drain keeps looking for new events.
+_drain_until: ContextVar[float | None] = ContextVar("webhook_drain_until", default=None)
 
 
 class WebhookRejected(Exception):
@@ -91,6 +96,109 @@ INTAKE_FIELDS = (
     "webhook_updated_at_path",
     "webhook_rate_per_minute",
 )
+
+
+# --- the intake row, cached per process ---------------------------------------------------------------
+# A delivery's workflow is looked up by its URL token. Each web process keeps the intake columns of the
+# workflows it has served, and a delivery's INSERT holds only while the row still has exactly those
+# columns (`INSERT ... SELECT ... WHERE EXISTS`, one statement). A rotated secret, a pause, a new URL or
+# a deleted workflow therefore shows at the very next delivery, which reloads the row and is checked
+# again: a cached row never admits a delivery its current row would refuse. The cache only saves the
+# SELECT; entries are dropped after INTAKE_CACHE_SECONDS unused, and the whole cache when it is full.
+INTAKE_CACHE_SECONDS = 300.0
+INTAKE_CACHE_SIZE = 4096
+
+
+class WorkflowChanged(Exception):
+    """The workflow's intake columns changed after they were cached: reload the row and try again."""
+
+
+class IntakeCache:
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Workflow, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[Workflow | None, bool]:
+        """The webhook workflow at this token (None: no such URL), and whether it came from the cache."""
+        if not connection.features.can_return_columns_from_insert:
+            # Without INSERT ... RETURNING a cached row could not be checked as it is used.
+            return intake_workflow_load(token), False
+        cached = self._rows.get(token)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0], True
+        return self.reload(token), False
+
+    def reload(self, token: str) -> Workflow | None:
+        now = time.monotonic()
+        workflow = intake_workflow_load(token)
+        with self._lock:
+            if workflow is None:
+                self._rows.pop(token, None)
+            else:
+                if len(self._rows) >= INTAKE_CACHE_SIZE:
+                    self._rows.clear()
+                self._rows[token] = (workflow, now + INTAKE_CACHE_SECONDS)
+        return workflow
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._rows.pop(token, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
+INTAKE_CACHE = IntakeCache()
+
+
+def intake_values(workflow: Workflow) -> tuple[Any, ...]:
+    return tuple(getattr(workflow, name) for name in INTAKE_FIELDS)
+
+
+def intake_workflow_load(token: str) -> Workflow | None:
+    if not token:
+        return None
+    return (
+        Workflow.objects.only(*INTAKE_FIELDS)
+        .filter(webhook_token=token, trigger=Workflow.Trigger.WEBHOOK)
+        .first()
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _conditional_insert(vendor: str, intake: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """The statement for one workflow's intake columns, compiled once per process (per `vendor`)."""
+    meta = InboundEvent._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    current = Workflow.objects.filter(
+        trigger=Workflow.Trigger.WEBHOOK, **dict(zip(INTAKE_FIELDS, intake, strict=True))
+    ).values("id")
+    where, where_params = current.query.sql_with_params()
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(field.column)) for field in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} WHERE EXISTS ({where}) "
+        f"RETURNING {quote(str(meta.pk.column))}"
+    )
+    return sql, tuple(where_params)
+
+
+def _insert_if_current(event: InboundEvent, workflow: Workflow) -> bool:
+    """Store the event in one statement, provided the workflow's intake columns are still those of
+    `workflow`. False (nothing stored) when they changed; IntegrityError for a repeated delivery."""
+    fields = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(event, True), connection) for field in fields]
+    sql, where_params = _conditional_insert(connection.vendor, intake_values(workflow))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *where_params])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk = row[0]
+    event._state.adding = False
+    event._state.db = connection.alias
+    return True
 
 
 # --- the endpoint budget -------------------------------------------------------------------------------
@@ -228,14 +336,20 @@ def webhook_admit(workflow: Workflow) -> None:
 
 
 def webhook_receive(
-    *, workflow: Workflow, headers: Mapping[str, str], body: bytes, content_type: str
+    *,
+    workflow: Workflow,
+    headers: Mapping[str, str],
+    body: bytes,
+    content_type: str,
+    only_if_current: bool = False,
 ) -> tuple[InboundEvent, bool]:
     """Verify, admit and store one delivery. Returns the event and whether it is new (False: a repeat).
 
     The signature is checked before the delivery is taken from the endpoint's budget: a sender that
     cannot sign (anyone who learnt the URL) is refused with 401 and spends nothing of the real sender's
     budget. A new delivery costs one INSERT (and queues the workflow's processing unless it is already
-    queued).
+    queued). `only_if_current`: `workflow` may be a cached row; the INSERT holds only while the stored row
+    still has its intake columns, else WorkflowChanged is raised and nothing is stored.
     """
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type not in ACCEPTED_TYPES and not media_type.endswith("+json"):
@@ -266,15 +380,24 @@ def webhook_receive(
             record_path=workflow.webhook_record_path,
         ),
     )
+
+    def store() -> bool:
+        if only_if_current:
+            return _insert_if_current(event, workflow)
+        event.save(force_insert=True)
+        return True
+
     try:
         if transaction.get_autocommit():
             # Outside a transaction a failed INSERT needs no savepoint to roll back to.
-            event.save(force_insert=True)
+            stored = store()
         else:
             with transaction.atomic():
-                event.save(force_insert=True)
+                stored = store()
     except IntegrityError:
         return InboundEvent.objects.get(workflow=workflow, event_id=event_id[:200]), False
+    if not stored:
+        raise WorkflowChanged(workflow.webhook_token)
     if workflow.enabled:
         workflow_id = workflow.pk
         transaction.on_commit(lambda: webhook_processing_request(workflow_id=workflow_id))
@@ -334,20 +457,41 @@ def webhook_drain(*, workflow_id: int, requested_at: float | None = None) -> Run
     """Process every pending event of the workflow. Returns False when another run is busy (try later).
 
     `requested_at`: when intake queued this task and set its guard. Deliveries within the guard window
-    queued nothing, trusting this task; so once everything pending is done it waits for the window to
-    close and looks again. A delivery after the window queues a task of its own. (Web and worker hosts'
-    clocks must agree to well within the window, as NTP keeps them; the minute sweep is the backstop.)
+    queued nothing, trusting this task: so its run keeps taking new events as they arrive (looking every
+    DRAIN_POLL_SECONDS) until the window has closed, then it looks once more. A delivery after the window
+    queues a task of its own. (Web and worker hosts' clocks must agree to well within the window, as NTP
+    keeps them; the minute sweep is the backstop.)
     """
-    result = webhook_process(workflow_id=workflow_id)
-    if result is False or requested_at is None:
-        return result
-    wait = requested_at + DRAIN_GUARD_SECONDS - time.time()
-    if wait > 0:
-        time.sleep(min(wait, DRAIN_GUARD_SECONDS))
+    if requested_at is None:
+        return webhook_process(workflow_id=workflow_id)
+    deadline = requested_at + DRAIN_GUARD_SECONDS
+    token = _drain_until.set(deadline)
+    try:
+        result = _process_when_free(workflow_id, deadline)
+        while result is not False and (wait := deadline - time.time()) > 0:
+            if _due_ids(workflow_id).exists():
+                again = _process_when_free(workflow_id, deadline)
+                result = again if again is not None else result
+            else:
+                time.sleep(min(wait, DRAIN_POLL_SECONDS))
+    finally:
+        _drain_until.reset(token)
+    if result is False:
+        return False
     again = webhook_process(workflow_id=workflow_id)
     if again is False:
         return False
     return again if again is not None else result
+
+
+def _process_when_free(workflow_id: int, deadline: float) -> Run | bool | None:
+    """A run of the workflow; while another one is busy (finishing its own window) wait for it, until
+    the deadline: a task retried by Celery instead would leave these events waiting a second more."""
+    while True:
+        result = webhook_process(workflow_id=workflow_id)
+        if result is not False or time.time() >= deadline:
+            return result
+        time.sleep(DRAIN_POLL_SECONDS)
 
 
 def webhook_process(*, workflow_id: int) -> Run | bool | None:
@@ -368,8 +512,12 @@ def webhook_process(*, workflow_id: int) -> Run | bool | None:
 
 
 def _due(workflow: Workflow) -> Any:
+    return _due_ids(workflow.pk)
+
+
+def _due_ids(workflow_id: int) -> Any:
     now = timezone.now()
-    return InboundEvent.objects.filter(workflow=workflow, status=InboundEvent.Status.PENDING).filter(
+    return InboundEvent.objects.filter(workflow_id=workflow_id, status=InboundEvent.Status.PENDING).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
 
@@ -385,13 +533,15 @@ def event_pages(context: Any) -> Iterator[tuple[list[SourceRecord], Callable[[],
         else None
     )
     while True:
-        ids = list(_due(workflow).order_by("id").values_list("id", flat=True)[: context.batch_size])
-        if not ids:
-            return
-        InboundEvent.objects.filter(pk__in=ids, status=InboundEvent.Status.PENDING).update(
-            status=InboundEvent.Status.PROCESSING, run=run, attempts=F("attempts") + 1
-        )
-        events = list(InboundEvent.objects.filter(pk__in=ids, run=run, status=InboundEvent.Status.PROCESSING))
+        events = _claim(workflow, run, context.batch_size)
+        if not events:
+            until = _drain_until.get()
+            wait = until - time.time() if until is not None else 0.0
+            if wait <= 0:
+                return
+            # The drain's guard window is open: events stored now rely on this run.
+            time.sleep(min(wait, DRAIN_POLL_SECONDS))
+            continue
         records: list[SourceRecord] = []
         unreadable: dict[int, str] = {}
         for event in events:
@@ -412,6 +562,39 @@ def event_pages(context: Any) -> Iterator[tuple[list[SourceRecord], Callable[[],
                 )
 
         yield records, mark_read
+
+
+def _claim(workflow: Workflow, run: Run, limit: int) -> list[InboundEvent]:
+    """Take up to `limit` due events for the run, oldest first: on PostgreSQL in one statement."""
+    if connection.vendor != "postgresql":
+        ids = list(_due(workflow).order_by("id").values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        InboundEvent.objects.filter(pk__in=ids, status=InboundEvent.Status.PENDING).update(
+            status=InboundEvent.Status.PROCESSING, run=run, attempts=F("attempts") + 1
+        )
+        return list(
+            InboundEvent.objects.filter(pk__in=ids, run=run, status=InboundEvent.Status.PROCESSING).order_by(
+                "id"
+            )
+        )
+    # The table name is the model's own, quoted; every value is a parameter.
+    table = connection.ops.quote_name(InboundEvent._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET status = %s, run_id = %s, attempts = attempts + 1 WHERE id IN ("  # noqa: S608
+        f"SELECT id FROM {table} WHERE workflow_id = %s AND status = %s"
+        " AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
+        " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *"
+    )
+    params = [
+        InboundEvent.Status.PROCESSING.value,
+        run.pk,
+        workflow.pk,
+        InboundEvent.Status.PENDING.value,
+        timezone.now(),
+        limit,
+    ]
+    return sorted(InboundEvent.objects.raw(sql, params), key=lambda event: event.pk)
 
 
 def _payload(raw: bytes, content_type: str) -> Any:
@@ -493,8 +676,21 @@ def source_time(record: SourceRecord) -> datetime | None:
     return record.source_updated_at if isinstance(record, EventRecord) else None
 
 
+class AppliedChange(Protocol):
+    """What is remembered of the change last applied to one source record: a single-mapping workflow's
+    `RecordLink`, or a multi-step workflow's source mark (`workflows.services.steps`)."""
+
+    @property
+    def target_id(self) -> str: ...
+
+    @property
+    def match_value(self) -> str: ...
+
+    source_updated_at: datetime | None
+
+
 def split_older_than_applied(
-    run: Run, records: list[SourceRecord], links: Mapping[str, RecordLink]
+    run: Run, records: list[SourceRecord], links: Mapping[str, AppliedChange]
 ) -> tuple[list[SourceRecord], list[RunRecord]]:
     """Keep one change per record, the one to apply; the others are skipped, each with its reason.
 
@@ -553,7 +749,7 @@ def split_older_than_applied(
     return kept, skipped
 
 
-def _skipped(run: Run, record: SourceRecord, link: RecordLink | None, reason: str) -> RunRecord:
+def _skipped(run: Run, record: SourceRecord, link: AppliedChange | None, reason: str) -> RunRecord:
     return RunRecord(
         run=run,
         source_id=record.id,
@@ -564,13 +760,13 @@ def _skipped(run: Run, record: SourceRecord, link: RecordLink | None, reason: st
     )
 
 
-def source_changed_later(link: RecordLink, record: SourceRecord | None) -> bool:
+def source_changed_later(link: AppliedChange, record: SourceRecord | None) -> bool:
     """Whether this change is newer than the one the link remembers (so the link has to learn it)."""
     changed_at = source_time(record) if record is not None else None
     return changed_at is not None and (link.source_updated_at is None or changed_at > link.source_updated_at)
 
 
-def link_note_applied(link: RecordLink, record: SourceRecord | None) -> None:
+def link_note_applied(link: AppliedChange, record: SourceRecord | None) -> None:
     """Remember on the link when the source made the change just applied (never moving it back)."""
     if source_changed_later(link, record):
         link.source_updated_at = source_time(record) if record is not None else None
