@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple
 
 from connectors.base import SourceRecord, WriteItem
 from workflows.engine.diff import diff, fingerprint
-from workflows.engine.mapping import CompiledMapping
+from workflows.engine.mapping import ApplyContext, CompiledMapping
 from workflows.engine.transforms import is_empty
 
 Outcome = Literal["create", "update", "unchanged", "skipped", "failed"]
@@ -68,17 +68,19 @@ def plan_batch(
     *,
     match_field: str,
     update_fields: Literal["changed", "all"] = "changed",
+    context: ApplyContext | None = None,
 ) -> list[PlannedRecord]:
     """Plan every record of a batch, in order of each id's first appearance.
 
     Updates write only the changed fields by default, so an edit made in the target to a
-    field whose source didn't change survives; "all" rewrites every mapped field.
+    field whose source didn't change survives; "all" rewrites every mapped field. `context` gives
+    transforms such as lookup_link (the id a linked record has in another connection) their ports.
     """
     # An empty match field: the target has no natural key, so an unlinked record is created.
     if match_field and match_field not in mapping.targets:
         raise ValueError(f"the match field '{match_field}' is not a target of the mapping")
     return [
-        _plan_one(record, mapping, links.get(record.id), match_field, update_fields)
+        _plan_one(record, mapping, links.get(record.id), match_field, update_fields, context)
         for record in latest_by_id(records)
     ]
 
@@ -89,8 +91,9 @@ def _plan_one(
     link: LinkState | None,
     match_field: str,
     update_fields: str,
+    context: ApplyContext | None = None,
 ) -> PlannedRecord:
-    mapped = mapping.apply(record.fields)
+    mapped = mapping.apply(record.fields, context)
     values = mapped.values
     match_value = values.get(match_field)
     dropped = tuple(mapped.dropped)

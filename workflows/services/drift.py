@@ -10,7 +10,8 @@ What counts as drift:
 - a target field it writes is read-only;
 - a mapped field's type changed, after the version was published, into an incompatible family
   (text, number, yes/no, date, JSON): text to picklist is fine, text to number is not.
-Fields reached by a JSONPath (`$.a.b`) are not checked: a path may reach into data no schema describes.
+Fields reached by a JSONPath (`$.a.b`) are not checked: a path may reach into data no schema describes;
+nor are association fields (`associations.contacts`), which link records rather than name a property.
 
 A schema that cannot be fetched (ConnectorError) is not drift: the check is skipped for that side and
 the run goes on to meet the same error where it is handled today (the connection is marked failing).
@@ -37,6 +38,7 @@ from workflows.services.workflow import workflow_pause
 
 logger = logging.getLogger(__name__)
 
+ASSOCIATION_PREFIX = "associations."
 # Every drift reason starts with this, so a clean check can tell its own incident from a flood hold's.
 DRIFT_PREFIX = "Schema drift: "
 
@@ -187,6 +189,8 @@ def drift_problems(
     use = "read by the mapping" if side == "source" else "written by the mapping"
     problems = []
     for name in sorted(names):
+        if name.startswith(ASSOCIATION_PREFIX):
+            continue  # a link to another record (HubSpot associations), not a property the schema lists
         found = schema.field(name)
         message = None
         if found is None:

@@ -69,11 +69,14 @@ class Reference:
 
     `a_key`/`b_key` say how each side names the related record: by its id ("$id") or by one of its synced
     fields (HubSpot contacts carry the company's *name*). Values are translated through that sync's links.
+    `required`: a counterpart is never created without it (a ticket without its requester); the new record
+    waits, pending, until the related record is linked.
     """
 
     sync_id: int
     a_key: str
     b_key: str
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -396,4 +399,8 @@ def _reference(raw: Any, place: str, problems: list[str]) -> Reference | None:
     if not isinstance(a_key, str) or not a_key.strip() or not isinstance(b_key, str) or not b_key.strip():
         problems.append(f"{place}.reference: 'a_key' and 'b_key' must name a field or '$id'")
         return None
-    return Reference(sync_id, a_key.strip(), b_key.strip())
+    required = raw.get("required", False)
+    if not isinstance(required, bool):
+        problems.append(f"{place}.reference: 'required' must be true or false")
+        return None
+    return Reference(sync_id, a_key.strip(), b_key.strip(), required)

@@ -1,10 +1,11 @@
 """Related records a system keeps as associations rather than as a field of the record.
 
-HubSpot links a contact to its company with an association (API v4), not a property. A sync reads it as the
-field `associations.<object>` (the linked record's id; a list when there are several; empty when none), and
-writes it the same way: the HubSpot client turns a written `associations.<object>` into the association.
-With a `reference` through the companies sync, the contact's company travels to the helpdesk user's
-`organization_id` and back.
+HubSpot links a contact to its company, or a ticket to its contact, with an association (API v4), not a
+property. A sync reads it as the field `associations.<object>` (the linked record's id; a list when there are
+several; empty when none), and writes it the same way: the HubSpot client turns a written
+`associations.<object>` into the association. With a `reference` through the sync that links those objects,
+the contact's company travels to the helpdesk user's `organization_id`, the ticket's contact to the helpdesk
+ticket's `requester_id`, and back.
 
 The associations are read for each page the change feed returns, in one batch call per linked object. A
 system that reports no change of the record when only its associations change (HubSpot) shows a new

@@ -11,6 +11,7 @@ from connectors.models import Connection
 from integrations_hub.accounts.models import Team
 from workflows.engine.sync.spec import SIDES, CompiledSync, SyncSpecError, compile_sync
 from workflows.sync.models import Sync
+from workflows.sync.services.associations import association_fields
 from workflows.sync.services.deletions import connector_can_delete, effective_deleted_when
 
 # Fields of Sync a definition change may set (besides the connections, which never change after creation:
@@ -45,16 +46,54 @@ def sync_check(sync: Sync) -> CompiledSync:
                     f"deletion: {sync.connection(side).name} can't delete {sync.object_name(side)} through "
                     "its connector; choose 'archive' (set a field) or 'ignore'"
                 )
-    for sync_id in spec.related_sync_ids():
-        if sync_id == sync.pk:
-            problems.append("a reference can't point at the sync itself")
-        elif not Sync.objects.filter(pk=sync_id, team_id=sync.team_id).exists():
-            problems.append(f"a reference names sync {sync_id}, which this team doesn't have")
+    problems.extend(_reference_problems(sync, spec))
     if sync.poll_interval_seconds < 5:
         problems.append("poll_interval_seconds: poll at most every 5 seconds")
     if problems:
         raise SyncSpecError(problems)
     return spec
+
+
+def _reference_problems(sync: Sync, spec: CompiledSync) -> list[str]:
+    """A reference pair is carried through another sync between the same systems: its side A links the
+    records this sync's side A points at, its side B those of side B. An association field names the related
+    sync's object on that side (`associations.contacts` through a contacts sync)."""
+    problems: list[str] = []
+    related = {
+        other.pk: other
+        for other in Sync.objects.filter(pk__in=spec.related_sync_ids(), team_id=sync.team_id).select_related(
+            "a_connection", "b_connection"
+        )
+    }
+    for pair in spec.pairs:
+        reference = pair.reference
+        if reference is None:
+            continue
+        place = f"{pair.key}.reference"
+        if reference.sync_id == sync.pk:
+            problems.append(f"{place}: a reference can't point at the sync itself")
+            continue
+        other = related.get(reference.sync_id)
+        if other is None:
+            problems.append(f"{place}: names sync {reference.sync_id}, which this team doesn't have")
+            continue
+        for side in SIDES:
+            # The same kind of system on the same side (usually the same connection; a second connection to
+            # the same account is allowed). A related sync with its sides the other way round is refused.
+            if other.connection(side).kind != sync.connection(side).kind:
+                problems.append(
+                    f"{place}: side {side.upper()} of '{other.name}' is {other.connection(side).name}, not a "
+                    f"{sync.connection(side).kind} connection like {sync.connection(side).name}; its links "
+                    "can't translate this side's references"
+                )
+                continue
+            linked = association_fields([pair.field(side)]).get(pair.field(side))
+            if linked is not None and linked != other.object_name(side):
+                problems.append(
+                    f"{place}: {pair.field(side)} names {linked}, but '{other.name}' links "
+                    f"{other.object_name(side)} on side {side.upper()}"
+                )
+    return problems
 
 
 @transaction.atomic

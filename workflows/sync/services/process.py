@@ -289,7 +289,22 @@ class Batch:
             self._outcome(source, row.record_id, "", SyncOutcome.Outcome.SKIPPED, error=f"no match; {reason}")
             self.ctx.count("skipped")
             return
-        self.creates.append(_Create(row, target, plan_create(self.ctx.spec, source, view, self.refs)))
+        plan = plan_create(self.ctx.spec, source, view, self.refs)
+        waiting = self._create_waits_for(plan.notes)
+        if waiting:
+            # The related record comes first: the counterpart is created with its reference once the related
+            # sync has linked it (that sync runs first in every poll), never without it and patched later.
+            self.keep_pending.add(row.pk)
+            self._outcome(
+                source,
+                row.record_id,
+                "",
+                SyncOutcome.Outcome.SKIPPED,
+                error="not created yet: " + "; ".join(f"{n.pair_key}: {n.message}" for n in waiting),
+            )
+            self.ctx.count("skipped")
+            return
+        self.creates.append(_Create(row, target, plan))
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -598,6 +613,20 @@ class Batch:
             if note.source in self._related_creates_from(pair.reference.sync_id):
                 return True
         return False
+
+    def _create_waits_for(self, notes: list[Note]) -> list[Note]:
+        """The references a new record's counterpart must not be created without: those whose related record
+        the related sync will link (it creates counterparts from that side), and those marked `required`."""
+        waiting = []
+        for note in notes:
+            if note.kind != "reference" or note.source is None:
+                continue
+            pair = self.ctx.spec.pair(note.pair_key)
+            if pair is None or pair.reference is None:
+                continue
+            if pair.reference.required or note.source in self._related_creates_from(pair.reference.sync_id):
+                waiting.append(note)
+        return waiting
 
     def _related_creates_from(self, sync_id: int) -> set[Side]:
         """The sides whose new records the related sync gives a counterpart on the other side."""

@@ -1,8 +1,10 @@
-"""Related records through another sync's identity map: a contact's company becomes the user's organization.
+"""Related records through another sync's identity map: a contact's company becomes the user's organization,
+a ticket's contact the helpdesk ticket's requester.
 
 A reference pair says how each side names the related record: by id ("$id", an association or a lookup
-field such as Zendesk's `organization_id`) or by one of its synced fields (HubSpot contacts carry the
-company's *name*). The related sync's links translate one into the other. Answers are cached for the run.
+field such as Zendesk's `organization_id` or `requester_id`) or by one of its synced fields (HubSpot contacts
+carry the company's *name*). The related sync's links translate one into the other, whatever the objects.
+Answers are cached for the run.
 """
 
 from __future__ import annotations
