@@ -275,7 +275,7 @@ def test_an_editor_builds_tests_publishes_and_runs_a_workflow(
 
     # The per-record log: filter to one record by its key and see what was written.
     key = page.locator("#run-records tbody tr td").nth(1).inner_text()
-    page.get_by_label("Record key or id").press_sequentially(key)
+    page.get_by_label("Record key or source id").press_sequentially(key)
     page.wait_for_function("() => document.querySelectorAll('#run-records tbody tr').length === 1")
     assert "Created" in page.locator("#run-records tbody tr").inner_text()
 
