@@ -344,26 +344,10 @@ class DatabaseCollector(Collector):
 
 
 SYNC_LABELS = ["sync_id", "sync", "team"]
-# SyncRun's per-run counters, summed per sync; created/updated are per side.
-SYNC_RUN_COUNTERS = (
-    "read_a",
-    "read_b",
-    "created_a",
-    "created_b",
-    "updated_a",
-    "updated_b",
-    "deleted",
-    "linked",
-    "unchanged",
-    "conflicts",
-    "held",
-    "skipped",
-    "failed",
-)
 
 
 def _sync_families() -> Iterator[Metric]:
-    from workflows.sync.models import DuplicateHold, Sync, SyncConflict, SyncRun
+    from workflows.sync.models import SYNC_RUN_COUNTERS, DuplicateHold, Sync, SyncConflict, SyncRun
 
     syncs = {
         pk: ([str(pk), name, team], enabled, last_checked_at)

@@ -318,6 +318,24 @@ class DuplicateHold(models.Model):
         return f"hold {self.side}:{self.record_id}"
 
 
+# A sync run's per-run counters (created/updated per side): one list for the API, /metrics and the pages.
+SYNC_RUN_COUNTERS = (
+    "read_a",
+    "read_b",
+    "created_a",
+    "created_b",
+    "updated_a",
+    "updated_b",
+    "deleted",
+    "linked",
+    "unchanged",
+    "conflicts",
+    "held",
+    "skipped",
+    "failed",
+)
+
+
 class SyncRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

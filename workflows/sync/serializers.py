@@ -20,7 +20,15 @@ from connectors.models import Connection
 from connectors.registry import PROVIDERS, get_provider
 from connectors.selectors import connection_list
 from integrations_hub.api.serializers import RejectUnknownFields
-from workflows.sync.models import DuplicateHold, Side, Sync, SyncConflict, SyncOutcome, SyncRun
+from workflows.sync.models import (
+    SYNC_RUN_COUNTERS,
+    DuplicateHold,
+    Side,
+    Sync,
+    SyncConflict,
+    SyncOutcome,
+    SyncRun,
+)
 from workflows.sync.selectors import MatchConsistency, match_consistency, sync_runs
 
 MIN_POLL_SECONDS = 5
@@ -113,19 +121,7 @@ class SyncRunSerializer(serializers.ModelSerializer[SyncRun]):
             "created_at",
             "started_at",
             "finished_at",
-            "read_a",
-            "read_b",
-            "created_a",
-            "created_b",
-            "updated_a",
-            "updated_b",
-            "deleted",
-            "linked",
-            "unchanged",
-            "conflicts",
-            "held",
-            "skipped",
-            "failed",
+            *SYNC_RUN_COUNTERS,
             "error",
         ]
         read_only_fields = fields
