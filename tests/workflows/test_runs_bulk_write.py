@@ -109,3 +109,46 @@ def test_links_are_inserted_then_updated_in_place(team: Any, crm_sandbox: Any, h
     assert links["55"].target_id == "b55"
     assert links["55"].source_updated_at == MOMENT + timedelta(microseconds=55)
     assert links["55"].updated_at is not None
+
+
+def test_plain_rows_are_stored_like_instances_with_defaults_for_what_they_leave_out(
+    team: Any, crm_sandbox: Any, helpdesk_sandbox: Any
+) -> None:
+    workflow = _workflow(team, crm_sandbox, helpdesk_sandbox)
+    run = Run.objects.create(workflow=workflow, trigger=Run.Trigger.MANUAL)
+    rows: list[Any] = [
+        {
+            "run_id": run.pk,
+            "source_id": str(n),
+            "record_key": f"user{n}@example.com",
+            "outcome": RunRecord.Outcome.FAILED if n == 7 else RunRecord.Outcome.CREATED,
+            "dropped": [["phone", "not a number"]] if n == 3 else [],
+            **({"error": "no", "source_updated_at": MOMENT} if n == 7 else {"diff": {"email": [None, "x"]}}),
+        }
+        for n in range(50)
+    ]
+    links: list[Any] = [
+        {
+            "workflow_id": workflow.pk,
+            "source_id": str(n),
+            "target_id": f"t{n}",
+            "match_value": f"user{n}@example.com",
+            "last_fingerprint": f"fp{n}",
+            "last_values": {"email": f"user{n}@example.com"},
+            "source_updated_at": None,
+        }
+        for n in range(30)
+    ]
+
+    insert_rows(RunRecord, rows)
+    upsert_rows(RecordLink, links, unique_fields=["workflow", "source_id"], update_fields=["target_id"])
+
+    stored = {r.source_id: r for r in RunRecord.objects.filter(run=run)}
+    assert len(stored) == 50
+    assert stored["7"].error == "no" and stored["7"].source_updated_at == MOMENT and stored["7"].diff == {}
+    assert stored["3"].dropped == [["phone", "not a number"]] and stored["3"].error == ""
+    assert stored["1"].diff == {"email": [None, "x"]} and stored["1"].target_id == ""
+    assert stored["1"].source_fields is None and stored["1"].replayed_at is None
+    saved = {link.source_id: link for link in RecordLink.objects.filter(workflow=workflow)}
+    assert len(saved) == 30
+    assert saved["4"].last_values == {"email": "user4@example.com"} and saved["4"].updated_at is not None

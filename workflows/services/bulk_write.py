@@ -20,6 +20,10 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
+from django.utils import timezone
+
+# A row to write: a model instance, or a dict of its field values by attribute name.
+Row = models.Model | dict[str, Any]
 
 # Below this, the plain bulk insert is as cheap.
 JSON_ROWS_MIN = 20
@@ -44,13 +48,18 @@ def _column(model: type[models.Model], name: str) -> str:
     return str(field.column)
 
 
-def _document(fields: list[models.Field[Any, Any]], objs: Sequence[models.Model]) -> str:
+def _document(fields: list[models.Field[Any, Any]], objs: Sequence[Row]) -> str:
     """The rows as one JSON array of objects keyed by column (JSON columns keep their JSON as is)."""
     # Only fields that compute their value on save (auto_now) need `pre_save`; the rest is read as set.
     computed = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
     plain = [(str(f.column), f.attname) for f in fields if f not in computed]
+    defaults = _defaults(fields, computed)
+    moments = _moments(computed)
     rows = []
     for obj in objs:
+        if isinstance(obj, dict):
+            rows.append({column: obj.get(attname, defaults[column]) for column, attname in plain} | moments)
+            continue
         row = {column: getattr(obj, attname) for column, attname in plain}
         for f in computed:
             row[str(f.column)] = f.pre_save(obj, True)
@@ -58,7 +67,21 @@ def _document(fields: list[models.Field[Any, Any]], objs: Sequence[models.Model]
     return json.dumps(rows, cls=_Encoder, separators=(",", ":"))
 
 
-def _json_rows(objs: Sequence[models.Model]) -> bool:
+def _defaults(fields: list[models.Field[Any, Any]], computed: list[models.Field[Any, Any]]) -> dict[str, Any]:
+    # Serialised at once, so one default value per column serves every row.
+    return {str(f.column): f.get_default() for f in fields if f not in computed}
+
+
+def _moments(computed: list[models.Field[Any, Any]]) -> dict[str, Any]:
+    now = timezone.now()
+    return {str(f.column): now for f in computed}
+
+
+def _instances(model: type[models.Model], objs: Sequence[Row]) -> list[models.Model]:
+    return [model(**obj) if isinstance(obj, dict) else obj for obj in objs]
+
+
+def _json_rows(objs: Sequence[Row]) -> bool:
     return connection.vendor == "postgresql" and len(objs) >= JSON_ROWS_MIN
 
 
@@ -73,12 +96,16 @@ def _insert_select(model: type[models.Model], fields: list[models.Field[Any, Any
     )
 
 
-def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert `objs` as new rows (their ids are not set on the objects)."""
+def insert_rows(model: type[models.Model], objs: Sequence[Row]) -> None:
+    """Insert `objs` as new rows (their ids are not set on the objects).
+
+    A row is a model instance or a plain dict of field values by attribute name (`run_id`); a dict's
+    missing fields take their defaults. Plain dicts spare building an instance per row.
+    """
     if not objs:
         return
     if not _json_rows(objs):
-        model._default_manager.bulk_create(objs, batch_size=500)
+        model._default_manager.bulk_create(_instances(model, objs), batch_size=500)
         return
     fields = _fields(model)
     with connection.cursor() as cursor:
@@ -87,7 +114,7 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
 
 def upsert_rows(
     model: type[models.Model],
-    objs: Sequence[models.Model],
+    objs: Sequence[Row],
     *,
     unique_fields: Sequence[str],
     update_fields: Sequence[str],
@@ -97,7 +124,7 @@ def upsert_rows(
         return
     if not _json_rows(objs):
         model._default_manager.bulk_create(
-            objs,
+            _instances(model, objs),
             update_conflicts=True,
             unique_fields=list(unique_fields),
             update_fields=list(update_fields),

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections, transaction
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from connectors.base import (
@@ -41,7 +45,7 @@ from integrations_hub.logging import log_context
 from integrations_hub.metrics import sync_latency_observe
 from workflows.definition import Definition
 from workflows.engine.definition import CompiledWorkflow, DefinitionError, compile_definition
-from workflows.engine.mapping import CompiledMapping, MappingSpecError, compile_mapping
+from workflows.engine.mapping import ApplyContext, CompiledMapping, MappingSpecError, compile_mapping
 from workflows.engine.plan import LinkState, PlannedRecord, latest_by_id, plan_batch
 from workflows.models import InboundEvent, RecordLink, Run, RunRecord, TriggerCursor, Workflow
 from workflows.services.bulk_write import insert_rows, upsert_rows
@@ -353,25 +357,38 @@ def _poll(context: RunContext, *, confirm_flood: bool) -> None:
         max_age=schema_max_age(),
     )
     cursor, _ = TriggerCursor.objects.get_or_create(workflow=context.workflow)
-    read = _read_ahead(
-        _pages(
+    not_before = _start_moment(context, cursor.value)
+    with _page_recorder() as recorder:
+        source_pages = _pages(
             context.source_connection,
             source,
             context.definition.source_object,
             cursor.value,
             context.batch_size,
         )
-    )
-    pages: Iterator[ChangePage] = read
-    threshold = context.definition.flood_threshold
-    if threshold and not confirm_flood:
-        pages = _flood_guarded(pages, threshold)
-    not_before = _start_moment(context, cursor.value)
-    with contextlib.closing(read):
-        _process_pages(context, pages, not_before)
+        if recorder.threaded and context.compiled is None:
+            source_pages = _prefetching_links(source_pages, context.workflow, recorder)
+        read = _read_ahead(source_pages)
+        pages: Iterator[ChangePage] = read
+        threshold = context.definition.flood_threshold
+        if threshold and not confirm_flood:
+            pages = _flood_guarded(pages, threshold)
+        with contextlib.closing(read):
+            _process_pages(context, pages, not_before, recorder)
 
 
-def _process_pages(context: RunContext, pages: Iterator[ChangePage], not_before: datetime | None) -> None:
+def _prefetching_links(
+    pages: Iterator[ChangePage], workflow: Workflow, recorder: PageRecorder
+) -> Iterator[ChangePage]:
+    """The same pages, each one's stored links looked up as soon as it is read (on the reading thread)."""
+    for page in pages:
+        recorder.prefetch(workflow, id(page), [record.id for record in page.records])
+        yield page
+
+
+def _process_pages(
+    context: RunContext, pages: Iterator[ChangePage], not_before: datetime | None, recorder: PageRecorder
+) -> None:
     for page in pages:
         records = [r for r in page.records if not_before is None or r.updated_at >= not_before]
         skipped_old = len(page.records) - len(records)
@@ -381,7 +398,9 @@ def _process_pages(context: RunContext, pages: Iterator[ChangePage], not_before:
                 value=page.cursor, updated_at=timezone.now()
             )
 
-        process_records(context, records, mark_read, already_counted=skipped_old)
+        process_records(
+            context, records, mark_read, already_counted=skipped_old, recorder=recorder, page_key=id(page)
+        )
 
 
 def _start_moment(context: RunContext, cursor: str | None) -> datetime | None:
@@ -419,9 +438,10 @@ def _read_ahead(pages: Iterator[ChangePage]) -> Generator[ChangePage, None, None
     this one: a poll then waits for the source only when the source is the slower side.
 
     At most one page is read ahead, and only into memory: the cursor still advances only when a page is
-    recorded, so a crash loses at most that read (it is read again by the next run). The thread only
-    talks to the source system (its own client, not shared with the writing side); any database
-    connection it opens (an OAuth token renewal) is closed before the thread ends.
+    recorded, so a crash loses at most that read (it is read again by the next run). The thread talks to
+    the source system with its own client, not shared with the writing side, and reads the database
+    only to look up a page's links ahead (see `PageRecorder.prefetch`); any database connection it opens
+    (that, or an OAuth token renewal) is closed before the thread ends.
     """
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-read-ahead")
     # The run's logging context (run and workflow ids) goes with the reads.
@@ -458,25 +478,66 @@ def _pages(
         yield page
 
 
+@dataclass
+class WrittenPage:
+    """A page written to the target, with everything its recording transaction stores."""
+
+    run_id: int
+    workflow: Workflow
+    # Plain rows (see `_outcome`), or instances for the changes set aside as older.
+    outcomes: list[RunRecord | dict[str, Any]]
+    links: list[RecordLink | SimpleNamespace]
+    counts: dict[str, int]
+    read_count: int
+    http_stats: dict[str, Any]
+    trigger: str = ""
+    # When the source changed each record the target accepted, and when it was written: sync latency.
+    changed_at: list[datetime] = field(default_factory=list)
+    written_at: datetime | None = None
+
+
 def process_records(
     context: RunContext,
     records: list[SourceRecord],
     mark_read: Callable[[], None],
     *,
     already_counted: int = 0,
+    recorder: PageRecorder | None = None,
+    page_key: int | None = None,
 ) -> None:
-    """Plan, write and record one page of source records; `mark_read` runs in the recording transaction."""
+    """Plan, write and record one page of source records; `mark_read` runs in the recording transaction.
+
+    With a `recorder`, the page may still be being recorded when this returns (see `PageRecorder`);
+    `page_key` names the page whose links it may have looked up while reading it.
+    """
     if context.compiled is not None:
         from workflows.services.steps import process_step_records
 
+        if recorder is not None:
+            recorder.wait()  # pages stay recorded in order
         process_step_records(context, records, mark_read, already_counted=already_counted)
         return
+    if recorder is None:
+        record_page(write_records(context, records, already_counted=already_counted), mark_read)
+        return
+    links = recorder.links_for(context.workflow, [record.id for record in records], page_key=page_key)
+    written = write_records(context, records, already_counted=already_counted, links=links)
+    recorder.record(written, mark_read)
+
+
+def write_records(
+    context: RunContext,
+    records: list[SourceRecord],
+    *,
+    already_counted: int = 0,
+    links: dict[str, RecordLink] | None = None,
+) -> WrittenPage:
+    """Plan and write one page of source records; what to record is returned, nothing is stored yet.
+
+    `links` are the records' links when the caller knows them (see `PageRecorder.links_for`).
+    """
     workflow = context.workflow
-    source_ids = [record.id for record in records]
-    existing = {
-        link.source_id: link
-        for link in RecordLink.objects.filter(workflow=workflow, source_id__in=source_ids)
-    }
+    existing = links if links is not None else _stored_links(workflow, [record.id for record in records])
     link_states = {
         source_id: LinkState(
             target_id=link.target_id, last_fingerprint=link.last_fingerprint, last_values=link.last_values
@@ -486,34 +547,41 @@ def process_records(
     read_count = len(records)
     # A webhook change older than the one already applied to its record is recorded as skipped.
     records, older = split_older_than_applied(context.run, records, existing)
-    planned = plan_batch(records, context.mapping, link_states, match_field=context.definition.match_field)
+    # A mapping that looks up linked records (lookup_link: an invoice's customer → its contact) reads links.
+    lookups = (
+        ConnectorPorts(workflow=workflow, clients=context.clients) if context.mapping.uses_context else None
+    )
+    planned = plan_batch(
+        records,
+        context.mapping,
+        link_states,
+        match_field=context.definition.match_field,
+        context=ApplyContext(lookups=lookups) if lookups is not None else None,
+    )
     writes = [item.write for item in planned if item.write is not None]
     results: dict[str, WriteResult] = {}
     for start in range(0, len(writes), context.batch_size):
         chunk = writes[start : start + context.batch_size]
         results.update(_write_chunk(context, chunk))
-    # Sync latency of what the target accepted: from the source's change to now, when it was written.
-    sync_latency_observe(
-        workflow_id=workflow.pk,
-        trigger=context.run.trigger,
-        changed_at=[r.updated_at for r in records if getattr(results.get(r.id), "ok", False)],
-    )
+    written_at = timezone.now()
 
     # The record each plan was made from (one per id), so a link notes the change that was applied.
     by_id = {record.id: record for record in latest_by_id(records)}
-    outcomes: list[RunRecord] = list(older)
-    link_updates: list[RecordLink] = []
+    outcomes: list[RunRecord | dict[str, Any]] = list(older)
+    link_updates: list[RecordLink | SimpleNamespace] = []
     counts: dict[str, int] = {RunRecord.Outcome.SKIPPED: len(older)} if older else {}
+    run_id = context.run.pk
     for item in planned:
         record, link = _outcome(
-            context.run, workflow, item, results.get(item.source_id), existing.get(item.source_id)
+            run_id, workflow.pk, item, results.get(item.source_id), existing.get(item.source_id)
         )
-        if record.outcome == RunRecord.Outcome.FAILED:
+        outcome = record["outcome"]
+        if outcome == RunRecord.Outcome.FAILED:
             source = by_id.get(item.source_id)
             if source is not None:
-                record.source_fields = dict(source.fields)
-                record.source_updated_at = source.updated_at
-        elif record.outcome == RunRecord.Outcome.UNCHANGED and link is None:
+                record["source_fields"] = dict(source.fields)
+                record["source_updated_at"] = source.updated_at
+        elif outcome == RunRecord.Outcome.UNCHANGED and link is None:
             # Nothing to write, but this change is applied too: an older one must not overwrite it.
             unchanged = existing.get(item.source_id)
             if unchanged is not None and source_changed_later(unchanged, by_id.get(item.source_id)):
@@ -521,22 +589,184 @@ def process_records(
         if link is not None:
             link_note_applied(link, by_id.get(item.source_id))
         outcomes.append(record)
-        counts[record.outcome] = counts.get(record.outcome, 0) + 1
+        counts[outcome] = counts.get(outcome, 0) + 1
         if link is not None:
             link_updates.append(link)
 
     if already_counted:
         counts[RunRecord.Outcome.SKIPPED] = counts.get(RunRecord.Outcome.SKIPPED, 0) + already_counted
-    with transaction.atomic():
-        insert_rows(RunRecord, outcomes)
-        save_links(workflow, link_updates)
-        mark_read()
-        Run.objects.filter(pk=context.run.pk).update(
-            records_read=F("records_read") + read_count + already_counted,
-            heartbeat_at=timezone.now(),
-            **{f"{outcome}_count": F(f"{outcome}_count") + n for outcome, n in counts.items()},
-            **_http_stats(context.clients),
+    return WrittenPage(
+        run_id=context.run.pk,
+        workflow=workflow,
+        outcomes=outcomes,
+        links=link_updates,
+        counts=counts,
+        read_count=read_count + already_counted,
+        # Taken now, on the writing side: the clients' counters keep moving while the page is recorded.
+        http_stats=_http_stats(context.clients),
+        trigger=context.run.trigger,
+        changed_at=[r.updated_at for r in records if getattr(results.get(r.id), "ok", False)],
+        written_at=written_at,
+    )
+
+
+def _stored_links(workflow: Workflow, source_ids: list[str]) -> dict[str, RecordLink]:
+    if not source_ids:
+        return {}
+    if connection.vendor == "postgresql":
+        # The ids as one JSON parameter: a list of 100 is otherwise quoted into the statement one by one,
+        # on the client, which costs more than the lookup itself.
+        wanted: Any = RawSQL("SELECT json_array_elements_text(%s::json)", [json.dumps(source_ids)])
+    else:
+        wanted = source_ids
+    return {
+        link.source_id: link for link in RecordLink.objects.filter(workflow=workflow, source_id__in=wanted)
+    }
+
+
+def record_page(page: WrittenPage, mark_read: Callable[[], None]) -> None:
+    """Store a written page's outcomes, links and counters in one transaction with `mark_read`."""
+    if page.changed_at:
+        # Observed here, off the writing path when pages are recorded on their own thread; the moment of
+        # the write was taken when it happened.
+        sync_latency_observe(
+            workflow_id=page.workflow.pk,
+            trigger=page.trigger,
+            changed_at=page.changed_at,
+            written_at=page.written_at,
         )
+    with transaction.atomic():
+        insert_rows(RunRecord, page.outcomes)
+        save_links(page.workflow, page.links)
+        mark_read()
+        Run.objects.filter(pk=page.run_id).update(
+            records_read=F("records_read") + page.read_count,
+            heartbeat_at=timezone.now(),
+            **{f"{outcome}_count": F(f"{outcome}_count") + n for outcome, n in page.counts.items()},
+            **page.http_stats,
+        )
+
+
+def _link_copy(link: RecordLink | SimpleNamespace, stored: RecordLink | None) -> RecordLink:
+    return RecordLink(
+        pk=stored.pk if stored is not None else None,
+        workflow_id=link.workflow_id,
+        source_id=link.source_id,
+        target_id=link.target_id,
+        match_value=link.match_value,
+        last_fingerprint=link.last_fingerprint,
+        last_values=link.last_values,
+        source_updated_at=link.source_updated_at,
+    )
+
+
+class PageRecorder:
+    """Records written pages in order, on a thread of its own when that is safe, so the next page is
+    planned and written while the one before it is being recorded.
+
+    At most one page is being recorded at a time, and the next is handed over only once it is stored:
+    pages commit in order, and a page whose recording fails stops every later one (the error reaches the
+    caller at the next hand-over or at the end). A written page not yet recorded when the run stops is
+    read again by the next run and upserted again, exactly as a page that crashed between its write and
+    its commit. Inside a transaction the caller's uncommitted rows are invisible to another connection,
+    and SQLite lets one writer in at a time: there pages are recorded on the caller's thread instead.
+
+    A page's links are then what is stored plus the links of the pages written since the lookup began
+    and not stored yet (the two last pages handed over are remembered). With a thread, the lookup can be
+    made as soon as the page is read (`prefetch`, on the reading thread); when more pages were written
+    since than are remembered (pages read far ahead by the flood guard), it is made again.
+    """
+
+    REMEMBERED = 2
+
+    def __init__(self, *, threaded: bool) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-record") if threaded else None
+        self._pending: Future[None] | None = None
+        self._handed = 0  # pages handed over
+        self._recorded = 0  # pages stored (counted on the recording thread)
+        self._recent: deque[tuple[int, dict[str, RecordLink | SimpleNamespace]]] = deque(
+            maxlen=self.REMEMBERED
+        )
+        self._prefetched: dict[int, tuple[int, dict[str, RecordLink]]] = {}
+
+    @property
+    def threaded(self) -> bool:
+        return self._pool is not None
+
+    def prefetch(self, workflow: Workflow, key: int, source_ids: list[str]) -> None:
+        """Look up a page's stored links ahead (any thread), noting how many pages were stored then."""
+        if self._pool is None:
+            return
+        recorded = self._recorded
+        self._prefetched[key] = (recorded, _stored_links(workflow, source_ids))
+
+    def links_for(
+        self, workflow: Workflow, source_ids: list[str], *, page_key: int | None = None
+    ) -> dict[str, RecordLink]:
+        """The links of these source ids: stored, or written by a page not stored yet (the newer)."""
+        ahead = self._prefetched.pop(page_key, None) if page_key is not None else None
+        if ahead is not None and self._handed - ahead[0] <= len(self._recent):
+            recorded, stored = ahead
+        else:
+            recorded = self._recorded
+            stored = _stored_links(workflow, source_ids)
+        links = {source_id: stored[source_id] for source_id in source_ids if source_id in stored}
+        for number, written in self._recent:
+            if number <= recorded:
+                continue
+            for source_id in source_ids:
+                pending = written.get(source_id)
+                if pending is not None:
+                    # A copy: the written page's own object may be being stored on another thread.
+                    links[source_id] = _link_copy(pending, links.get(source_id))
+        return links
+
+    def record(self, page: WrittenPage, mark_read: Callable[[], None]) -> None:
+        self._handed += 1
+        if self._pool is None:
+            record_page(page, mark_read)
+            self._recorded = self._handed
+            return
+        self.wait()
+        self._recent.append((self._handed, {link.source_id: link for link in page.links}))
+        self._pending = self._pool.submit(contextvars.copy_context().run, self._store, page, mark_read)
+
+    def _store(self, page: WrittenPage, mark_read: Callable[[], None]) -> None:
+        record_page(page, mark_read)
+        self._recorded += 1
+
+    def wait(self) -> None:
+        """Until the page handed over last is stored; its error, if it failed, is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        self._prefetched.clear()
+        if self._pool is None:
+            return
+        try:
+            self.wait()
+        finally:
+            self._pool.submit(connections.close_all)
+            self._pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _page_recorder() -> Iterator[PageRecorder]:
+    connection = connections["default"]
+    recorder = PageRecorder(threaded=connection.vendor == "postgresql" and not connection.in_atomic_block)
+    try:
+        yield recorder
+    except BaseException:
+        # The pages already written are recorded before the error goes on, as when recording inline;
+        # a recording error then is secondary to the one that stopped the run.
+        try:
+            recorder.close()
+        except Exception:
+            logger.exception("recording a written page failed while the run was stopping")
+        raise
+    recorder.close()
 
 
 def _write_chunk(context: RunContext, chunk: list[WriteItem]) -> dict[str, WriteResult]:
@@ -556,42 +786,50 @@ def _write_chunk(context: RunContext, chunk: list[WriteItem]) -> dict[str, Write
 
 
 def _outcome(
-    run: Run, workflow: Workflow, item: PlannedRecord, result: WriteResult | None, link: RecordLink | None
-) -> tuple[RunRecord, RecordLink | None]:
-    dropped: list[Any] = [list(entry) for entry in item.dropped]
-    base = {"run": run, "source_id": item.source_id, "record_key": str(item.match_value or "")[:255]}
+    run_id: int, workflow_id: int, item: PlannedRecord, result: WriteResult | None, link: RecordLink | None
+) -> tuple[dict[str, Any], RecordLink | SimpleNamespace | None]:
+    """The page's outcome row for one planned record, and the link to store when it was written.
+
+    Rows are plain dicts and a new link a plain namespace: a page builds one of each per record, and a
+    model instance costs several times as much to build as the dict it ends up as.
+    """
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "source_id": item.source_id,
+        "record_key": str(item.match_value or "")[:255],
+        "dropped": [list(entry) for entry in item.dropped],
+    }
     if item.write is None:
-        outcome = {"unchanged": "unchanged", "skipped": "skipped"}.get(item.outcome, "failed")
-        return (
-            RunRecord(
-                **base,
-                target_id=link.target_id if link else "",
-                outcome=outcome,
-                dropped=dropped,
-                error=item.error or "",
-            ),
-            None,
-        )
+        row["outcome"] = {"unchanged": "unchanged", "skipped": "skipped"}.get(item.outcome, "failed")
+        row["target_id"] = link.target_id if link else ""
+        row["error"] = item.error or ""
+        return row, None
     if result is None or not result.ok:
-        message = (result.error if result else None) or "The target did not report a result for this record."
-        return RunRecord(**base, outcome=RunRecord.Outcome.FAILED, dropped=dropped, error=message), None
+        row["outcome"] = RunRecord.Outcome.FAILED
+        row["error"] = (
+            result.error if result else None
+        ) or "The target did not report a result for this record."
+        return row, None
     target_id = str(result.target_id or (link.target_id if link else ""))
-    outcome = RunRecord.Outcome.CREATED if result.action == "created" else RunRecord.Outcome.UPDATED
-    diff = {name: [old, new] for name, (old, new) in item.diff.items()}
-    new_link = link or RecordLink(workflow=workflow, source_id=item.source_id)
+    row["outcome"] = RunRecord.Outcome.CREATED if result.action == "created" else RunRecord.Outcome.UPDATED
+    row["target_id"] = target_id
+    row["diff"] = {name: [old, new] for name, (old, new) in item.diff.items()}
+    new_link: RecordLink | SimpleNamespace = link or SimpleNamespace(
+        workflow_id=workflow_id, source_id=item.source_id, source_updated_at=None
+    )
     new_link.target_id = target_id
     new_link.match_value = str(item.match_value or "")[:255]
     new_link.last_fingerprint = item.fingerprint or ""
     new_link.last_values = dict(item.values)
-    return RunRecord(**base, target_id=target_id, outcome=outcome, diff=diff, dropped=dropped), new_link
+    return row, new_link
 
 
-def save_links(workflow: Workflow, links: list[RecordLink]) -> None:
+def save_links(workflow: Workflow, links: Sequence[RecordLink | SimpleNamespace]) -> None:
     if not links:
         return
     upsert_rows(
         RecordLink,
-        links,
+        [vars(link) if isinstance(link, SimpleNamespace) else link for link in links],
         unique_fields=["workflow", "source_id"],
         update_fields=[
             "target_id",
