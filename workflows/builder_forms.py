@@ -9,14 +9,20 @@ the page is always rendered from a Draft, so what the person typed survives ever
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import QueryDict
 
 from workflows.builder_schema import coerce_for
-from workflows.builder_steps import StepDraft, drafts_from_json, drafts_from_post, steps_from_drafts
+from workflows.builder_steps import (
+    ConditionDraft,
+    StepDraft,
+    drafts_from_json,
+    drafts_from_post,
+    new_key,
+    steps_from_drafts,
+)
 from workflows.engine.conditions import OPERATORS
 from workflows.engine.transforms import TRANSFORMS, TransformSpec
 from workflows.models import Workflow
@@ -35,11 +41,6 @@ TRIGGER_LABELS = {
 READING_TRIGGERS = frozenset({Workflow.Trigger.POLL, Workflow.Trigger.SCHEDULE, Workflow.Trigger.MANUAL})
 # The one action step a builder-made filtered workflow has; any other shape of steps is kept as it is.
 WRITE_STEP_ID = "write"
-
-
-def new_key() -> str:
-    """A short random row key: unique on the page, valid in an id and a field name."""
-    return secrets.token_hex(3)
 
 
 @dataclass
@@ -72,18 +73,6 @@ class RowDraft:
     @property
     def blank(self) -> bool:
         return not self.target and not self.sources and not self.transforms
-
-
-@dataclass
-class ConditionDraft:
-    key: str
-    field: str = ""
-    op: str = "equals"
-    value: str = ""
-
-    @property
-    def blank(self) -> bool:
-        return not self.field and not self.value
 
 
 @dataclass

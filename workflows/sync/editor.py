@@ -17,7 +17,7 @@ from typing import Any
 
 from django.http import QueryDict
 
-from workflows.builder_forms import ConditionDraft, new_key
+from workflows.builder_steps import ConditionDraft, new_key
 from workflows.engine.conditions import OPERATORS
 from workflows.engine.sync.spec import MATCH_KINDS, SIDES
 from workflows.sync.models import Sync

@@ -14,8 +14,8 @@ from typing import Any
 from connectors.models import Connection
 from connectors.registry import UnknownConnector, get_provider
 from workflows.builder_context import Side, load_side
-from workflows.builder_forms import new_key
 from workflows.builder_schema import suggest_pairs
+from workflows.builder_steps import new_key
 from workflows.engine.conditions import OPERATORS
 from workflows.engine.sync.spec import SIDES
 from workflows.sync.editor import (

@@ -17,7 +17,7 @@ from connectors.models import Connection
 from connectors.selectors import connection_list
 from integrations_hub.accounts.access import team_of, team_required
 from integrations_hub.accounts.models import Team
-from workflows.builder_forms import ConditionDraft, new_key
+from workflows.builder_steps import ConditionDraft, new_key
 from workflows.engine.sync.spec import SyncSpecError
 from workflows.sync.editor import MatchDraft, PairDraft, draft_from_post, draft_from_sync, new_draft
 from workflows.sync.editor_context import Editor, editor_for, suggest_pairs_for
