@@ -11,6 +11,7 @@ import base64
 import ipaddress
 import json as jsonlib
 import logging
+import os
 import random
 import re
 import socket
@@ -93,17 +94,63 @@ def _setting(name: str, default: _T) -> _T:
         return default
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each secret (also URL-encoded) in `text` with a marker."""
+def redaction_variants(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Every spelling of each secret (as is and URL-encoded) to redact, longest first."""
     variants: set[str] = set()
     for secret in secrets:
         if not secret or not secret.strip():
             continue
         variants.update({secret, quote(secret), quote(secret, safe=""), quote_plus(secret)})
     # Longest first so a secret that contains another is not left half-replaced.
-    for variant in sorted(variants, key=len, reverse=True):
+    return tuple(sorted(variants, key=len, reverse=True))
+
+
+def _redact_variants(text: str, variants: Iterable[str]) -> str:
+    for variant in variants:
         text = text.replace(variant, REDACTED)
     return text
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret (also URL-encoded) in `text` with a marker."""
+    return _redact_variants(text, redaction_variants(secrets))
+
+
+# requests' own order for a CA bundle named in the environment; SSL_CERT_FILE (OpenSSL's) last.
+_CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+_MAX_TRANSPORTS = 32
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How to reach one origin, as the environment says: the proxies to use and the CA bundle to trust."""
+
+    proxies: dict[str, str]
+    verify: bool | str
+
+
+def environment_transport(url: str) -> Transport:
+    """The proxies (HTTP_PROXY/HTTPS_PROXY/ALL_PROXY, minus NO_PROXY matches) and the CA bundle
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE) the environment sets for `url`.
+
+    These are what `requests` would look up on every call when a session trusts the environment; the
+    client looks them up once per origin instead and hands them over explicitly.
+    """
+    proxies = {
+        scheme: proxy
+        for scheme, proxy in requests.utils.get_environ_proxies(url).items()
+        if scheme != "no" and proxy
+    }
+    verify: bool | str = True
+    if proxies or urlsplit(url).scheme != "http":
+        # Plain HTTP without a proxy has no certificate to check; a bundle named there would only cost
+        # requests a `stat` of the path on every call.
+        for name in _CA_BUNDLE_VARIABLES:
+            value = os.environ.get(name)
+            if value:
+                verify = value
+                break
+    return Transport(proxies=proxies, verify=verify)
 
 
 def bearer_auth(token: str) -> AuthHook:
@@ -469,7 +516,12 @@ class HttpClient:
         self.sleep = sleep
         self.stats = HttpStats()
         self._rng = rng or random.Random()
+        self._redaction = redaction_variants(self.secrets)
         self._session = requests.Session()
+        # The environment is read once per origin (`_transport_for`), not by requests on every call
+        # (proxies, .netrc, CA bundle). A .netrc is never consulted: credentials come from the connection.
+        self._session.trust_env = False
+        self._transports: dict[tuple[str, str, int | None], Transport] = {}
         self._base_origin = _origin(self.base_url)
 
     # -- public API --------------------------------------------------------------------------------
@@ -481,12 +533,13 @@ class HttpClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def redact(self, text: str) -> str:
-        return redact(text, self.secrets)
+        return _redact_variants(text, self._redaction)
 
     def add_secret(self, secret: str) -> None:
         """Redact `secret` from now on (e.g. an OAuth access token obtained after the client was built)."""
         if secret and secret not in self.secrets:
             self.secrets.append(secret)
+            self._redaction = redaction_variants(self.secrets)
 
     def request(
         self,
@@ -631,10 +684,21 @@ class HttpClient:
         except HttpError as exc:
             raise HttpError(self.redact(exc.message), permanent=exc.permanent) from None
 
-    def _headers_for(self, url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def _transport_for(self, url: str, origin: tuple[str, str, int | None]) -> Transport:
+        transport = self._transports.get(origin)
+        if transport is None:
+            transport = environment_transport(url)
+            # Redirects may name any number of origins; only the first few are remembered.
+            if len(self._transports) < _MAX_TRANSPORTS:
+                self._transports[origin] = transport
+        return transport
+
+    def _headers_for(
+        self, url: str, extra: Mapping[str, str] | None, origin: tuple[str, str, int | None] | None = None
+    ) -> dict[str, str]:
         headers = dict(self.default_headers)
         # Credentials only ever go to the configured origin, never to wherever a redirect points.
-        if self.auth is not None and _origin(url) == self._base_origin:
+        if self.auth is not None and (origin or _origin(url)) == self._base_origin:
             self.auth(headers)
         headers.update(extra or {})
         return headers
@@ -719,6 +783,8 @@ class HttpClient:
         retries: int,
     ) -> HttpResponse:
         path = urlsplit(url).path or "/"
+        origin = _origin(url)
+        transport = self._transport_for(url, origin)
         attempt = 0
         # The end of a Retry-After block this client slept through itself (see the 429 branch).
         waited_until: float | None = None
@@ -732,9 +798,11 @@ class HttpClient:
                     params=params,
                     json=json,
                     data=data,
-                    headers=self._headers_for(url, headers),
+                    headers=self._headers_for(url, headers, origin),
                     timeout=timeout,
                     allow_redirects=False,
+                    proxies=transport.proxies,
+                    verify=transport.verify,
                 )
                 # Reading the body inside the try: a connection dropped mid-body is a transient failure too.
                 body = raw.content
@@ -782,7 +850,10 @@ class HttpClient:
             elapsed = time.monotonic() - started
             self.stats.record(raw.status_code, elapsed)
             response = self._wrap(raw, body, elapsed)
-            logger.debug("%s", self.redact(f"{method} {url} -> {response.status} in {elapsed * 1000:.1f} ms"))
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s", self.redact(f"{method} {url} -> {response.status} in {elapsed * 1000:.1f} ms")
+                )
             status = response.status
             retry_after = parse_retry_after(response.header("Retry-After")) if status in (429, 503) else None
             if status == 429:

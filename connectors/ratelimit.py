@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -211,8 +213,24 @@ def _lua_number(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
+# Slot names must be unique among every process sharing the Redis log. A random prefix per process
+# (renewed in a forked child, which would otherwise inherit its parent's) plus a counter gives that
+# without asking the OS for fresh randomness on every request.
+_slot_counter = itertools.count()
+_slot_prefix = ""
+
+
+def _renew_slot_prefix() -> None:
+    global _slot_prefix
+    _slot_prefix = uuid.uuid4().hex[:12]
+
+
+_renew_slot_prefix()
+os.register_at_fork(after_in_child=_renew_slot_prefix)
+
+
 def _new_slot() -> str:
-    return uuid.uuid4().hex[:16]
+    return f"{_slot_prefix}{next(_slot_counter):x}"
 
 
 # --- governors ---------------------------------------------------------------------------------------
