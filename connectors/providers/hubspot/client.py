@@ -31,6 +31,7 @@ from connectors.base import (
     path_segment,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
+from connectors.providers.deleting import delete_record
 from connectors.providers.hubspot.associations import FIELD_PREFIX, Associations, create_body, split_fields
 from connectors.providers.hubspot.custom_objects import (
     CustomObject,
@@ -572,16 +573,15 @@ class HubSpotClient(ConnectorClient):
     def delete(self, object_name: str, target_id: str) -> WriteResult:
         """Archive one record (HubSpot's delete): it leaves every read and sits in the recycle bin."""
         self._check_object(object_name)
-        try:
-            self.http.delete(f"/crm/v3/objects/{object_name}/{path_segment(target_id)}", expected=(200, 204))
-        except HttpError as exc:
-            if exc.status not in _RECORD_REJECTIONS:
-                raise
-            message = hubspot_message(exc.response) if exc.response is not None else None
-            if exc.status == 404:
-                message = f"HubSpot has no {object_name} record {target_id} (already deleted?)."
-            return WriteResult(key=target_id, ok=False, error=self.http.redact(message or exc.message))
-        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+        return delete_record(
+            self.http,
+            f"/crm/v3/objects/{object_name}/{path_segment(target_id)}",
+            target_id=target_id,
+            gone=f"HubSpot has no {object_name} record {target_id} (already deleted?).",
+            rejections=_RECORD_REJECTIONS,
+            message_of=hubspot_message,
+            expected=(200, 204),
+        )
 
     def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
         """Archive records 100 at a time. HubSpot answers 204 whether or not an id still existed, so a

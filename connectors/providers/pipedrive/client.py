@@ -33,6 +33,7 @@ from connectors.base import (
     path_segment,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse
+from connectors.providers.deleting import delete_record
 from connectors.providers.single_send import send_once
 from connectors.providers.watermark import changes_by_second
 
@@ -281,17 +282,15 @@ class PipedriveClient(ConnectorClient):
         """Pipedrive marks the record deleted (kept 30 days, then purged); /v1/recents shows it with
         `active_flag` false, which is how a sync sees the deletion."""
         self._entity(object_name)
-        try:
-            self.http.delete(f"/v1/{object_name}/{path_segment(target_id)}")
-        except HttpError as exc:
-            if exc.status in (404, 410):
-                message = f"Pipedrive has no {object_name} record {target_id} (already deleted?)."
-                return WriteResult(key=target_id, ok=False, error=message)
-            if exc.status not in _RECORD_REJECTIONS:
-                raise
-            said = pipedrive_message(exc.response) if exc.response is not None else None
-            return WriteResult(key=target_id, ok=False, error=self.http.redact(said or exc.message))
-        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+        return delete_record(
+            self.http,
+            f"/v1/{object_name}/{path_segment(target_id)}",
+            target_id=target_id,
+            gone=f"Pipedrive has no {object_name} record {target_id} (already deleted?).",
+            rejections=_RECORD_REJECTIONS,
+            message_of=pipedrive_message,
+            gone_statuses=(404, 410),
+        )
 
     def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
         return [self.delete(object_name, target_id) for target_id in ids]

@@ -36,6 +36,7 @@ from connectors.base import (
     path_segment,
 )
 from connectors.http import HttpAuthenticationError, HttpClient, HttpError, HttpResponse, bearer_auth
+from connectors.providers.deleting import delete_record
 
 logger = logging.getLogger(__name__)
 
@@ -371,17 +372,14 @@ class StripeClient(ConnectorClient):
             return WriteResult(
                 key=target_id, ok=False, error=f"Stripe {object_name} cannot be deleted through the API here."
             )
-        try:
-            self.http.delete(f"{kind.path}/{path_segment(target_id)}")
-        except HttpError as exc:
-            if exc.status == 404:
-                message = f"Stripe has no customer {target_id} (already deleted?)."
-                return WriteResult(key=target_id, ok=False, error=message)
-            if exc.status not in _RECORD_REJECTIONS:
-                raise
-            said = stripe_message(exc.response) if exc.response is not None else None
-            return WriteResult(key=target_id, ok=False, error=self.http.redact(said or exc.message))
-        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+        return delete_record(
+            self.http,
+            f"{kind.path}/{path_segment(target_id)}",
+            target_id=target_id,
+            gone=f"Stripe has no customer {target_id} (already deleted?).",
+            rejections=_RECORD_REJECTIONS,
+            message_of=stripe_message,
+        )
 
     def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
         # Stripe has no batch endpoints.

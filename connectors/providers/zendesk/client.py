@@ -35,6 +35,7 @@ from connectors.http import (
     basic_auth,
     basic_auth_header,
 )
+from connectors.providers.deleting import delete_record
 from connectors.providers.single_send import send_once
 from connectors.providers.zendesk.tickets import TICKET_FIELDS, ticket_payload, ticket_update_payload
 
@@ -458,17 +459,14 @@ class ZendeskClient(ConnectorClient):
         """Delete one record. Zendesk soft-deletes users (the export then shows them with
         `active: false`); deleted organizations and tickets leave every read but the export."""
         self._info(object_name)
-        try:
-            self.http.delete(f"/api/v2/{object_name}/{path_segment(target_id)}.json")
-        except HttpError as exc:
-            if exc.status == 404:
-                message = f"Zendesk has no {object_name} record {target_id} (already deleted?)."
-                return WriteResult(key=target_id, ok=False, error=message)
-            if exc.status not in (400, 422):
-                raise
-            said = zendesk_message(exc.response) if exc.response is not None else None
-            return WriteResult(key=target_id, ok=False, error=self.http.redact(said or exc.message))
-        return WriteResult(key=target_id, ok=True, target_id=target_id, action="deleted")
+        return delete_record(
+            self.http,
+            f"/api/v2/{object_name}/{path_segment(target_id)}.json",
+            target_id=target_id,
+            gone=f"Zendesk has no {object_name} record {target_id} (already deleted?).",
+            rejections=(400, 422),
+            message_of=zendesk_message,
+        )
 
     def delete_batch(self, object_name: str, ids: list[str]) -> list[WriteResult]:
         # One call per record: each answers for itself (destroy_many would be one job for all).
