@@ -121,7 +121,10 @@ def title(value: Any, /) -> Any:
         return None
     # str.title() capitalises after apostrophes ("They'Re"); capitalising each
     # space- or hyphen-separated word reads right for names ("Smith-Jones").
-    return "".join(part.capitalize() for part in _WORD_BREAK.split(as_text(value, "title")))
+    text = as_text(value, "title")
+    if text.isalnum():  # one word: no space or hyphen to split at
+        return text.capitalize()
+    return "".join(map(str.capitalize, _WORD_BREAK.split(text)))
 
 
 def split_name(value: Any, /, part: str = "first") -> Any:
@@ -160,7 +163,7 @@ def _items(value: Any) -> list[Any] | tuple[Any, ...]:
 
 def join(value: Any, /, separator: str = " ") -> Any:
     parts = []
-    for item in _items(value):
+    for item in value if value.__class__ is list else _items(value):
         text = (item if item.__class__ is str else "" if item is None else as_text(item, "join")).strip()
         if text:
             parts.append(text)
@@ -168,13 +171,19 @@ def join(value: Any, /, separator: str = " ") -> Any:
 
 
 def first_non_empty(value: Any, /) -> Any:
-    for item in _items(value):
-        if not is_empty(item):
+    for item in value if value.__class__ is list else _items(value):
+        # Plain text first: is_empty() costs a call, and these run per record.
+        if item.__class__ is str:
+            if item and not item.isspace():
+                return item
+        elif not is_empty(item):
             return item
     return None
 
 
 def default(current: Any, /, value: Any = None) -> Any:
+    if current.__class__ is str:
+        return current if current and not current.isspace() else value
     return value if is_empty(current) else current
 
 
@@ -433,6 +442,9 @@ class TransformSpec:
     # A transform with `prepare_context` needs a port from the ApplyContext (see lookups).
     prepare_context: Callable[[Mapping[str, Any]], ContextStep] | None = None
     check: Callable[[Mapping[str, Any]], list[str]] | None = None
+    # For the compiled mapping's fast path: a Python expression over `v`, equal to `func` with these
+    # (checked) arguments whenever `v` is exactly a str; other values still go through `func`.
+    inline: Callable[[Mapping[str, Any]], str] | None = None
 
     def validate_args(self, args: Any) -> tuple[dict[str, Any], list[str]]:
         """Return the arguments with defaults filled in, and the problems found."""
@@ -566,9 +578,33 @@ _EPOCH_UNIT = ArgSpec(
 )
 
 _SPECS = (
-    TransformSpec("trim", "Trim spaces", "Remove spaces at the start and end", trim, "text", "text"),
-    TransformSpec("lower", "Lower case", "Make all letters lower case", lower, "text", "text"),
-    TransformSpec("upper", "Upper case", "Make all letters upper case", upper, "text", "text"),
+    TransformSpec(
+        "trim",
+        "Trim spaces",
+        "Remove spaces at the start and end",
+        trim,
+        "text",
+        "text",
+        inline=lambda args: "v.strip()",
+    ),
+    TransformSpec(
+        "lower",
+        "Lower case",
+        "Make all letters lower case",
+        lower,
+        "text",
+        "text",
+        inline=lambda args: "v.lower()",
+    ),
+    TransformSpec(
+        "upper",
+        "Upper case",
+        "Make all letters upper case",
+        upper,
+        "text",
+        "text",
+        inline=lambda args: "v.upper()",
+    ),
     TransformSpec(
         "title", "Capitalise words", "Capitalise the first letter of each word", title, "text", "text"
     ),
@@ -593,6 +629,7 @@ _SPECS = (
         "text",
         "text",
         args=(ArgSpec("length", "integer", "Maximum length", required=True, minimum=1),),
+        inline=lambda args: f"v[:{int(args['length'])}]",
     ),
     TransformSpec(
         "replace",
@@ -606,6 +643,7 @@ _SPECS = (
             ArgSpec("replacement", "text", "Replace with", default=""),
         ),
         check=_check_replace,
+        inline=lambda args: f"v.replace({str(args['find'])!r}, {str(args['replacement'])!r})",
     ),
     TransformSpec(
         "join",
@@ -733,7 +771,15 @@ _SPECS = (
         prepare=prepare_to_datetime,
         check=check_date_args,
     ),
-    TransformSpec("to_string", "Text", "Write the value as text", to_string, "any", "text"),
+    TransformSpec(
+        "to_string",
+        "Text",
+        "Write the value as text",
+        to_string,
+        "any",
+        "text",
+        inline=lambda args: "v",
+    ),
     TransformSpec(
         "split_address",
         "Split address",

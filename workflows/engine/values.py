@@ -161,6 +161,12 @@ NO_WORDS = frozenset({"false", "no", "n", "f", "0", "off"})
 
 def parse_yes_no(value: Any) -> bool | None:
     """Read yes/no from a boolean, 1/0 or a yes/no word; None for empty; TransformError otherwise."""
+    if value.__class__ is str:  # the usual case first: this runs per record
+        text = value.strip().casefold()
+        if text in YES_WORDS:
+            return True
+        if text in NO_WORDS:
+            return False
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int | float):

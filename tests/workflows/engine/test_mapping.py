@@ -4,11 +4,11 @@ from typing import Any
 
 import jmespath
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import FieldSchema, ObjectSchema, PicklistOption
-from tests.workflows.engine.test_transforms import EXAMPLE_ARGS, json_values
+from tests.workflows.engine.test_transforms import EXAMPLE_ARGS, EXAMPLE_CASES, TRICKY_TEXT, json_values
 from workflows.engine.mapping import MappingSpecError, compile_mapping, validate_against_schemas
 from workflows.engine.transforms import TRANSFORMS
 
@@ -202,6 +202,9 @@ def test_trace_shows_what_each_row_read_and_did() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(record=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), json_values))
+# Blank and empty values, which every row must drop or clear alike, whatever the path taken.
+@example(record={"a": "   ", "b": "\t", "c": " ", "d": ""})
+@example(record={"a": [], "b": {}, "c": None, "d": " \n "})
 def test_trace_agrees_with_apply(record: dict[str, Any]) -> None:
     mapped = EVERY_TRANSFORM.apply(record)
     traces = {trace.target: trace for trace in EVERY_TRANSFORM.trace(record)}
@@ -280,6 +283,20 @@ def every_transform_spec() -> dict[str, Any]:
     # Chains too: a transform's output is the next one's input.
     rows.append(row("chain", "$.b", {"name": "to_number"}, {"name": "to_string"}, {"name": "to_date"}))
     rows.append(row("chain2", "c", {"name": "trim"}, {"name": "to_boolean"}, {"name": "to_integer"}))
+    # Text transforms written out in place by the compiled mapping, in a chain, clearing empties.
+    rows.append(
+        row(
+            "chain3",
+            "d",
+            {"name": "replace", "args": {"find": " ", "replacement": "'\\\""}},
+            {"name": "trim"},
+            {"name": "upper"},
+            {"name": "lower"},
+            {"name": "truncate", "args": {"length": 5}},
+            {"name": "to_string"},
+            empty="clear",
+        )
+    )
     return {"fields": rows}
 
 
@@ -298,6 +315,40 @@ def test_apply_never_raises_and_bad_values_become_record_errors(record: dict[str
         assert reason.strip()
     handled = set(mapped.values) | {t for t, _ in mapped.dropped} | {t for t, _ in mapped.errors}
     assert handled == set(EVERY_TRANSFORM.targets)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text() | st.sampled_from(TRICKY_TEXT))
+def test_inline_forms_of_text_transforms_equal_the_transforms(text: str) -> None:
+    inlined = [(name, args) for name, args in EXAMPLE_CASES if TRANSFORMS[name].inline is not None]
+    assert {name for name, _ in inlined} >= {"trim", "lower", "upper", "truncate", "replace", "to_string"}
+    for name, args in inlined:
+        spec = TRANSFORMS[name]
+        checked, problems = spec.validate_args(args)
+        assert problems == []
+        inline = spec.inline
+        assert inline is not None
+        expected = spec.func(text, **checked)
+        assert eval(inline(checked), {}, {"v": text}) == expected, name  # noqa: S307 - our own expression
+
+
+def test_field_names_with_quotes_and_newlines_are_read_as_names_not_code() -> None:
+    tricky = ['a"b', "c'd", "e\nf", "e\\nf", '"); raise SystemExit("', "g\\\\"]
+    spec = {
+        "fields": [
+            row(
+                f"{name} out",
+                name,
+                {"name": "trim"},
+                {"name": "replace", "args": {"find": name, "replacement": "x"}},
+            )
+            for name in tricky
+        ]
+    }
+    mapping = compile_mapping(spec)
+    mapped = mapping.apply({name: f" {name}! " for name in tricky})
+    assert mapped.values == {f"{name} out": "x!" for name in tricky}
+    assert mapped.errors == [] and mapped.dropped == []
 
 
 # --- checking against schemas -----------------------------------------------------------------
