@@ -528,6 +528,8 @@ class Store:
         # Called with the changes of every committed write transaction, in commit order (still under
         # the store's lock, so a listener may read the store but must not write to it).
         self.listeners: list[ChangeListener] = []
+        # Counts made by read transactions, kept while no row has changed since (see `Tx.count`).
+        self._counts: dict[tuple[Any, ...], tuple[int, int]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -539,7 +541,7 @@ class Store:
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:
         with self._lock:
-            yield Tx(self._conn, self.clock)
+            yield Tx(self._conn, self.clock, counts=self._counts)
 
     @contextlib.contextmanager
     def write(self, *, notify: bool = True) -> Iterator[Tx]:
@@ -569,12 +571,18 @@ class Tx:
     """Operations on the store; only valid inside `Store.read()` / `Store.write()`."""
 
     def __init__(
-        self, conn: sqlite3.Connection, clock: MonotonicClock, *, record_changes: bool = False
+        self,
+        conn: sqlite3.Connection,
+        clock: MonotonicClock,
+        *,
+        record_changes: bool = False,
+        counts: dict[tuple[Any, ...], tuple[int, int]] | None = None,
     ) -> None:
         self._conn = conn
         self.clock = clock
         self._record = record_changes
         self.changes: list[Change] = []
+        self._counts = counts
 
     def _note(self, change: Change) -> None:
         if self._record:
@@ -782,8 +790,26 @@ class Tx:
         return [self._row(object_, v) for v in found]
 
     def count(self, object_: str, where: str = "1=1", params: Sequence[Any] = ()) -> int:
+        """How many records match; a search pages through the same condition, so a read transaction
+        reuses the count of the same condition while no row of the database has changed since.
+
+        Counting walks every matching row: without this, paging through a million records counted a
+        million rows for every page (the search's `total`), and the sandbox, not its client, set the pace.
+        """
+        key = (object_, where, *params)
+        # Rows inserted, updated or deleted on this connection so far: any write moves it.
+        version = self._conn.total_changes
+        if self._counts is not None:
+            cached = self._counts.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
         sql = f"SELECT COUNT(*) FROM records WHERE object=? AND ({where})"  # noqa: S608
-        return int(self._conn.execute(sql, (object_, *params)).fetchone()[0])
+        found = int(self._conn.execute(sql, (object_, *params)).fetchone()[0])
+        if self._counts is not None:
+            if len(self._counts) >= 256:
+                self._counts.clear()
+            self._counts[key] = (version, found)
+        return found
 
     def all(self, object_: str) -> list[Row]:
         return self.select(object_)

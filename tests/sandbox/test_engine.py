@@ -99,6 +99,43 @@ def test_store_update_moves_unique_keys_and_bumps_time() -> None:
     store.close()
 
 
+def test_a_count_is_reused_only_while_no_row_has_changed() -> None:
+    store = Store(":memory:", frozen_clock())
+    with store.write() as tx:
+        first = tx.insert("things", {"n": 1}, first_id=1)
+        tx.insert("things", {"n": 2}, first_id=1)
+    where = "json_extract(data, '$.n') >= ?"
+    with store.read() as tx:
+        assert tx.count("things", where, [1]) == 2
+        assert tx.count("things", where, [2]) == 1
+        assert tx.count("things", where, [1]) == 2  # the same condition, nothing changed
+    with store.write() as tx:
+        tx.insert("things", {"n": 3}, first_id=1)
+    with store.read() as tx:
+        assert tx.count("things", where, [1]) == 3
+    with store.write() as tx:
+        tx.update("things", first.id, {"n": 0})
+    with store.read() as tx:
+        assert tx.count("things", where, [1]) == 2
+    with store.write() as tx:
+        assert tx.remove("things", first.id)
+    with store.read() as tx:
+        assert tx.count("things", where, [0]) == 2
+        assert tx.count("things") == 2
+
+    def failing_write() -> None:
+        with store.write() as tx:
+            tx.insert("things", {"n": 9}, first_id=1)
+            assert tx.count("things") == 3  # inside the write: its own row counts
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        failing_write()
+    with store.read() as tx:
+        assert tx.count("things") == 2  # the rolled-back row is not counted
+    store.close()
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     writes=st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=40),
