@@ -672,6 +672,40 @@ class Tx:
         self._note(Change("created", object_, id_, dict(data), None, updated_ms, created_ms=created_ms))
         return Row(object_, id_, dict(data), created_ms, updated_ms)
 
+    def insert_many(
+        self,
+        object_: str,
+        items: Sequence[tuple[Mapping[str, Any], Mapping[str, str | None], int]],
+        *,
+        first_id: int,
+    ) -> list[int]:
+        """Seed data in bulk: (data, unique values, timestamp) per record, created and last modified at
+        that timestamp; ids are taken from the sequence as one block. Returns the ids in order."""
+        if not items:
+            return []
+        start = self.next_id(object_, first_id)
+        ids = list(range(start, start + len(items)))
+        if len(items) > 1:
+            self._conn.execute("UPDATE sequences SET next_id=? WHERE object=?", (ids[-1] + 1, object_))
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
+        self._conn.executemany(
+            "INSERT INTO records (object, id, created_ms, updated_ms, data) VALUES (?, ?, ?, ?, ?)",
+            [(object_, id_, ms, ms, dumps(data)) for id_, (data, _, ms) in zip(ids, items, strict=True)],
+        )
+        self._conn.executemany(
+            "INSERT INTO unique_keys (object, name, value, id) VALUES (?, ?, ?, ?)",
+            [
+                (object_, name, value.lower(), id_)
+                for id_, (_, unique, _) in zip(ids, items, strict=True)
+                for name, value in unique.items()
+                if value
+            ],
+        )
+        self.clock.observe(max(ms for _, _, ms in items))
+        for id_, (data, _, ms) in zip(ids, items, strict=True):
+            self._note(Change("created", object_, id_, dict(data), None, ms, created_ms=ms))
+        return ids
+
     def update(
         self,
         object_: str,

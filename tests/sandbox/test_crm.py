@@ -542,3 +542,32 @@ def test_a_custom_property_created_unique_is_an_id_property_and_others_are_not(
     assert (found_status, found["id"]) == (200, created["id"])
     assert missing == 404 and escaped == 404
     assert by_name == 400 and "firstname" in said["message"]
+
+
+# --- bulk seeding -------------------------------------------------------------------------------
+
+
+def test_contacts_seed_style_makes_only_contacts_that_page_search_and_take_new_writes() -> None:
+    with SandboxProcess("crm", seed=250, extra_args=["--seed-style", "contacts"]) as sb:
+        found, totals = search_all(
+            sb,
+            "contacts",
+            {
+                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": ["email", "firstname", "lifecyclestage"],
+                "limit": 100,
+            },
+        )
+        assert totals == [250, 250, 250]
+        emails = [r["properties"]["email"] for r in found]
+        assert len(set(emails)) == 250 and all(e.endswith("@example.com") for e in emails)
+        modified = [ms(r["properties"]["lastmodifieddate"]) for r in found]
+        assert modified == sorted(modified) and len(set(modified)) == 250
+        status, companies = call(sb, "GET", "/crm/v3/objects/companies")
+        assert status == 200 and companies["results"] == []
+        # The unique keys were written too: the email is taken, and a new contact gets the next id.
+        status, body = call(sb, "POST", "/crm/v3/objects/contacts", {"properties": {"email": emails[0]}})
+        assert status == 409, body
+        status, made = call(sb, "POST", "/crm/v3/objects/contacts", contact_inputs(1)[0])
+        assert status == 201, made
+        assert int(made["id"]) == max(int(r["id"]) for r in found) + 1
