@@ -136,6 +136,45 @@ def test_a_count_is_reused_only_while_no_row_has_changed() -> None:
     store.close()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    stamps=st.lists(st.integers(min_value=0, max_value=50), max_size=30),
+    bounds=st.lists(
+        st.tuples(st.sampled_from([">=", ">", "<=", "<"]), st.integers(min_value=-1, max_value=51)),
+        min_size=1,
+        max_size=8,
+    ),
+    later=st.lists(st.integers(min_value=0, max_value=50), max_size=3),
+)
+def test_bounded_counts_agree_with_sql_while_paging_and_after_writes(
+    stamps: list[int], bounds: list[tuple[str, int]], later: list[int]
+) -> None:
+    store = Store(":memory:", frozen_clock())
+    with store.write() as tx:
+        for stamp in stamps:
+            tx.insert("things", {}, first_id=1, created_ms=stamp, updated_ms=stamp)
+
+    def check() -> None:
+        with store.read() as tx:
+            # Twice over: the first round counts in SQL, the rest bisect the column.
+            for op, bound in bounds + bounds:
+                for column in ("updated_ms", "id"):
+                    where = f"({column} {op} ?)"
+                    sql = f"SELECT COUNT(*) FROM records WHERE object='things' AND {where}"  # noqa: S608
+                    expected = store._conn.execute(sql, (bound,)).fetchone()[0]
+                    assert tx.count("things", where, [bound]) == expected, (column, op, bound)
+
+    check()
+    with store.write() as tx:
+        for stamp in later:
+            tx.insert("things", {}, first_id=1, created_ms=stamp, updated_ms=stamp)
+        rows = tx.all("things")
+        if rows:
+            tx.remove("things", rows[0].id)
+    check()
+    store.close()
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     writes=st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=40),
