@@ -242,7 +242,8 @@ class RunRecord(models.Model):
         FAILED = "failed", "Failed"
         WAITING = "waiting", "Waiting at a delay"
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: the (run, id) page index below starts with the run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="records", db_index=False)
     source_id = models.CharField(max_length=120)
     target_id = models.CharField(max_length=120, blank=True, default="")
     record_key = models.CharField(max_length=255, blank=True, default="", help_text="e.g. the email")
