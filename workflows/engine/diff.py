@@ -42,11 +42,28 @@ def canonical(value: Any) -> Any:
     return str(value)
 
 
+_dump = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True).encode
+# Values that are their own canonical form, by exact type (ints below are checked for size).
+_PLAIN = frozenset({str, bool, type(None)})
+
+
 def canonical_json(value: Any) -> str:
     # NaN is allowed: this text is hashed and compared, never sent anywhere.
-    return json.dumps(
-        canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
-    )
+    if value.__class__ is dict and _plain_items(value):
+        # A flat record of text, yes/no and small whole numbers (the usual mapped record) is already
+        # canonical: canonical() would rebuild an equal dict, value by value.
+        return _dump(value)
+    return _dump(canonical(value))
+
+
+def _plain_items(values: dict[Any, Any]) -> bool:
+    for key, item in values.items():
+        if key.__class__ is not str:
+            return False
+        kind = item.__class__
+        if kind not in _PLAIN and not (kind is int and -(2**53) < item < 2**53):
+            return False
+    return True
 
 
 def fingerprint(values: Mapping[str, Any]) -> str:

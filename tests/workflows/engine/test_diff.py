@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from workflows.engine.diff import canonical_json, diff, fingerprint
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workflows.engine.diff import canonical, canonical_json, diff, fingerprint
 
 
 def test_fingerprint_is_pinned_so_stored_fingerprints_stay_valid_across_releases() -> None:
@@ -62,3 +66,22 @@ def test_diff_reports_clearing_a_field_and_type_changes() -> None:
     assert diff({"phone": "+44"}, {"phone": None}) == {"phone": ("+44", None)}
     assert diff({"vip": 1}, {"vip": True}) == {"vip": (1, True)}
     assert diff({"tags": ["a"]}, {"tags": ["a"]}) == {}
+
+
+_flat_values = st.one_of(
+    st.text(max_size=8),
+    st.booleans(),
+    st.none(),
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.dictionaries(st.text(max_size=5), _flat_values, max_size=6))
+def test_flat_records_take_a_shortcut_to_the_same_canonical_text(values: dict[str, object]) -> None:
+    expected = json.dumps(
+        canonical(values), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
+    )
+    assert canonical_json(values) == expected
