@@ -194,3 +194,35 @@ def test_prometheus_can_scrape_over_plain_http_when_the_site_redirects_to_https(
 
     assert client.get("/login/").status_code == 301
     assert client.get("/metrics").status_code == 200
+
+
+def test_observing_a_page_of_latencies_at_once_counts_like_observing_each() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from integrations_hub.metrics import observe_many
+
+    amounts = [0.0, 0.004, 0.05, 0.05, 0.3, 1.0, 1.0000001, 7.5, 120.0, 10_000.0, 3.2, 0.25]
+    registry = CollectorRegistry()
+    one = Histogram("one_seconds", "one by one", registry=registry, buckets=(0.05, 0.25, 1, 5, 60))
+    many = Histogram("many_seconds", "at once", registry=registry, buckets=(0.05, 0.25, 1, 5, 60))
+    for amount in amounts:
+        one.observe(amount)
+    observe_many(many, amounts[:5])
+    observe_many(many, amounts[5:])
+    observe_many(many, [])
+
+    def samples(name: str) -> dict[str, float]:
+        return {
+            f"{s.name.removeprefix(name)}{s.labels.get('le', '')}": s.value
+            for metric in registry.collect()
+            if metric.name == name
+            for s in metric.samples
+            if not s.name.endswith("_created")
+        }
+
+    expected = samples("one_seconds")
+    assert expected["_bucket+Inf"] == len(amounts) and expected["_bucket0.05"] == 4
+    got = samples("many_seconds")
+    assert got.keys() == expected.keys()
+    for key, count in expected.items():
+        assert got[key] == pytest.approx(count), key

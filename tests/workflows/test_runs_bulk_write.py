@@ -152,3 +152,28 @@ def test_plain_rows_are_stored_like_instances_with_defaults_for_what_they_leave_
     saved = {link.source_id: link for link in RecordLink.objects.filter(workflow=workflow)}
     assert len(saved) == 30
     assert saved["4"].last_values == {"email": "user4@example.com"} and saved["4"].updated_at is not None
+
+
+def test_update_where_sets_and_adds_as_the_orm_would_in_one_statement(
+    team: Any, crm_sandbox: Any, helpdesk_sandbox: Any
+) -> None:
+    from workflows.services.bulk_write import update_where
+
+    workflow = _workflow(team, crm_sandbox, helpdesk_sandbox)
+    run = Run.objects.create(workflow=workflow, trigger="manual", records_read=5, created_count=2)
+    other = Run.objects.create(workflow=workflow, trigger="manual", records_read=5)
+    beat = datetime(2026, 11, 28, 12, 30, 15, 123456, tzinfo=UTC)
+    with CaptureQueriesContext(connection) as queries:
+        changed = update_where(
+            Run,
+            {"id": run.pk},
+            assign={"heartbeat_at": beat, "api_requests": 7, "throttle_wait_seconds": 1.5},
+            add={"records_read": 100, "created_count": 98, "failed_count": 2},
+        )
+    assert changed == 1 and len(queries) == 1
+    run.refresh_from_db()
+    assert (run.records_read, run.created_count, run.failed_count) == (105, 100, 2)
+    assert (run.heartbeat_at, run.api_requests, run.throttle_wait_seconds) == (beat, 7, 1.5)
+    other.refresh_from_db()
+    assert (other.records_read, other.heartbeat_at) == (5, None)
+    assert update_where(Run, {"id": -1}, add={"records_read": 1}) == 0

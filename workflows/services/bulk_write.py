@@ -141,3 +141,47 @@ def upsert_rows(
     sql = f"{_insert_select(model, fields)} ON CONFLICT ({unique}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [_document(fields, objs)])
+
+
+def update_where(
+    model: type[models.Model],
+    where: dict[str, Any],
+    *,
+    assign: dict[str, Any] | None = None,
+    add: dict[str, int | float] | None = None,
+) -> int:
+    """`UPDATE` one table: set `assign`, add `add` to the current values, where every `where` field
+    equals its value (field names, not columns). Returns the rows changed.
+
+    What `Model.objects.filter(...).update(...)` does, without building a query and its compiler for
+    a statement a run sends once per page (a millisecond of CPU each time, several times the statement).
+    Values are prepared by their fields, as the ORM would.
+    """
+    quote = connection.ops.quote_name
+    sets: list[str] = []
+    params: list[Any] = []
+    for name, value in (assign or {}).items():
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field)
+        sets.append(f"{quote(str(field.column))} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    for name, amount in (add or {}).items():
+        column = quote(_column(model, name))
+        sets.append(f"{column} = {column} + %s")
+        params.append(amount)
+    if not sets:
+        return 0
+    conditions: list[str] = []
+    for name, value in where.items():
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field)
+        conditions.append(f"{quote(str(field.column))} = %s")
+        params.append(field.get_db_prep_value(value, connection))
+    # Every name is quoted metadata of the model; every value a bound parameter.
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
+        f"WHERE {' AND '.join(conditions) or '1=1'}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
