@@ -807,7 +807,8 @@ def _outcome(
         "run_id": run_id,
         "source_id": item.source_id,
         "record_key": str(item.match_value or "")[:255],
-        "dropped": [list(entry) for entry in item.dropped],
+        # Tuples as they are: they are written as JSON lists, and copying them per record is not free.
+        "dropped": item.dropped,
     }
     if item.write is None:
         row["outcome"] = {"unchanged": "unchanged", "skipped": "skipped"}.get(item.outcome, "failed")
@@ -823,7 +824,7 @@ def _outcome(
     target_id = str(result.target_id or (link.target_id if link else ""))
     row["outcome"] = RunRecord.Outcome.CREATED if result.action == "created" else RunRecord.Outcome.UPDATED
     row["target_id"] = target_id
-    row["diff"] = {name: [old, new] for name, (old, new) in item.diff.items()}
+    row["diff"] = item.diff  # {field: (old, new)}, stored as {field: [old, new]}
     new_link: RecordLink | SimpleNamespace = link or SimpleNamespace(
         workflow_id=workflow_id, source_id=item.source_id, source_updated_at=None
     )
