@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import jmespath
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -184,20 +184,26 @@ def _conditional_insert(vendor: str, intake: tuple[Any, ...]) -> tuple[str, tupl
     return sql, tuple(where_params)
 
 
+_EVENT_FIELDS = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
+
+
 def _insert_if_current(event: InboundEvent, workflow: Workflow) -> bool:
     """Store the event in one statement, provided the workflow's intake columns are still those of
     `workflow`. False (nothing stored) when they changed; IntegrityError for a repeated delivery."""
-    fields = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(event, True), connection) for field in fields]
-    sql, where_params = _conditional_insert(connection.vendor, intake_values(workflow))
-    with connection.cursor() as cursor:
+    # The connection itself, not the `connection` proxy: each field's preparation looks it up several
+    # times, and every lookup through the proxy goes through a thread-critical local (a delivery's
+    # largest single cost in Python after the database round trip).
+    db = connections[DEFAULT_DB_ALIAS]
+    values = [field.get_db_prep_save(field.pre_save(event, True), db) for field in _EVENT_FIELDS]
+    sql, where_params = _conditional_insert(db.vendor, intake_values(workflow))
+    with db.cursor() as cursor:
         cursor.execute(sql, [*values, *where_params])
         row = cursor.fetchone()
     if row is None:
         return False
     event.pk = row[0]
     event._state.adding = False
-    event._state.db = connection.alias
+    event._state.db = db.alias
     return True
 
 
