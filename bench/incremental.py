@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from bench import fixtures
-from bench.common import REPEAT, load, sandbox, scaled, summary
+from bench.common import REPEAT, crm_sandbox, load, sandbox, scaled, summary
 
 TARGET_RATIO = 1.2
 CHANGED = 10
@@ -17,7 +17,7 @@ def _measure(size: int) -> dict[str, Any]:
     from connectors.providers.hubspot.client import encode_cursor
     from workflows.models import TriggerCursor
 
-    with sandbox("crm", seed=size) as crm, sandbox("helpdesk", seed=0) as helpdesk:
+    with crm_sandbox(size) as crm, sandbox("helpdesk", seed=0) as helpdesk:
         workflow = fixtures.sync_workflow(crm.url, helpdesk.url)
         # The cursor a finished backfill would leave: everything seeded is older than "now".
         TriggerCursor.objects.update_or_create(

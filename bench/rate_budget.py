@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from bench import fixtures
-from bench.common import REPEAT, load, sandbox, scaled, summary
+from bench.common import REPEAT, crm_sandbox, load, sandbox, scaled, summary
 from bench.limiter import Limiter
 
 LIMIT, WINDOW = 100, 10.0
@@ -59,7 +59,7 @@ def run() -> dict[str, Any]:
     fluid_ratios: list[float] = []
     steady: list[float] = []
     details: list[dict[str, Any]] = []
-    with sandbox("crm", seed=n) as crm, sandbox("helpdesk", seed=0) as helpdesk:
+    with crm_sandbox(n) as crm, sandbox("helpdesk", seed=0) as helpdesk:
         for _ in range(reps):
             # The same job without any budget, right before: the least time this machine needs for it.
             helpdesk.reset(0)

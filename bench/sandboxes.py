@@ -6,13 +6,13 @@ import time
 from typing import Any
 
 from bench import rawcopy
-from bench.common import REPEAT, load, sandbox, scaled, summary
+from bench.common import REPEAT, crm_sandbox, load, sandbox, scaled, summary
 
 
 def run() -> dict[str, Any]:
     n = scaled(20_000, 2_000)
     search, write, single = [], [], []
-    with sandbox("crm", seed=n) as crm, sandbox("helpdesk", seed=0) as helpdesk:
+    with crm_sandbox(n) as crm, sandbox("helpdesk", seed=0) as helpdesk:
         for rep in range(REPEAT):
             c = rawcopy.Conn(crm.url, f"Bearer {rawcopy.CRM_TOKEN}")
             pages = n // 100
