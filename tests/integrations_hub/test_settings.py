@@ -25,7 +25,9 @@ def test_postgres_url_becomes_a_database_entry() -> None:
     assert entry["ENGINE"] == "django.db.backends.postgresql"
     assert (entry["NAME"], entry["USER"], entry["PASSWORD"]) == ("hubdb", "hub", "s@cret")
     assert (entry["HOST"], entry["PORT"]) == ("db.example", "5433")
-    assert entry["OPTIONS"] == {"sslmode": "require"}
+    assert entry["OPTIONS"] == {"sslmode": "require", "options": "-c random_page_cost=1.1"}
+    own = parse_database_url("DATABASE_URL", "postgres://hub@db.example/hubdb?options=-c%20work_mem%3D64MB")
+    assert own["OPTIONS"] == {"options": "-c work_mem=64MB"}
 
 
 def test_sqlite_url_keeps_relative_and_absolute_paths() -> None:

@@ -90,3 +90,23 @@ def test_coverage_reads_only_the_records_that_dropped_fields(run: Run) -> None:
     rows = RunRecord.objects.filter(run_id__in=[run.pk]).exclude(dropped=[]).values_list("dropped", flat=True)
     plan = _plan(rows[:5000])
     assert "runrecord_dropped_idx" in plan, plan
+
+
+def test_the_first_page_of_a_later_run_starts_at_its_own_records_not_at_the_first_id(run: Run) -> None:
+    # A run of 50,000 records, all after another run's 50,000: reading "its records in id order" through
+    # the primary key would filter out every one of those first (the plan chosen at PostgreSQL's default
+    # random_page_cost of 4, 0.7 s at a million rows).
+    later = Run.objects.create(workflow=run.workflow, status=Run.Status.SUCCEEDED)
+    with db.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO workflows_runrecord (run_id, source_id, target_id, record_key, outcome, diff, dropped, error)
+            SELECT %s, g::text, '', 'q' || g || '@example.com', 'created', '{}'::jsonb, '[]'::jsonb, ''
+            FROM generate_series(0, %s - 1) AS g
+            """,
+            [later.pk, ROWS],
+        )
+        cursor.execute("ANALYZE workflows_runrecord")
+    plan = _plan(run_records(run=later)[:51])
+    assert "runrecord_run_page_idx" in plan, plan
+    assert "Sort" not in plan, plan
