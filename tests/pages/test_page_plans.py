@@ -7,6 +7,7 @@ One run of ROWS records is enough for the planner to choose them as it does at a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -110,3 +111,37 @@ def test_the_first_page_of_a_later_run_starts_at_its_own_records_not_at_the_firs
     plan = _plan(run_records(run=later)[:51])
     assert "runrecord_run_page_idx" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_a_new_workflows_link_lookup_probes_the_unique_index_even_with_stale_statistics(run: Run) -> None:
+    from workflows.services.runs import _stored_links, links_lookup_sql
+
+    def links(workflow_id: int, count: int) -> None:
+        with db.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO workflows_recordlink
+                    (workflow_id, source_id, target_id, match_value, last_fingerprint, last_values, updated_at)
+                SELECT %s, g::text, 't' || g, '', '', '{}'::jsonb, now() FROM generate_series(1, %s) AS g
+                """,
+                [workflow_id, count],
+            )
+
+    links(run.workflow_id, ROWS)
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE workflows_recordlink")
+    fresh = Workflow.objects.create(
+        team=run.workflow.team,
+        name="New",
+        target_connection=run.workflow.target_connection,
+        target_object="users",
+    )
+    links(fresh.pk, ROWS // 5)  # not analysed: the statistics say the new workflow has no links
+    wanted = [str(n) for n in range(100, 200)]
+    with db.cursor() as cursor:
+        cursor.execute("EXPLAIN ANALYZE " + links_lookup_sql(), [json.dumps(wanted), fresh.pk])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Rows Removed by Filter" not in plan, plan
+    assert "Index Cond: ((workflow_id = " in plan and "= ids.source_id))" in plan, plan  # both columns
+    found = _stored_links(fresh, wanted)
+    assert sorted(found) == sorted(wanted) and found["150"].target_id == "t150"

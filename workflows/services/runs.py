@@ -611,19 +611,28 @@ def write_records(
     )
 
 
+def links_lookup_sql() -> str:
+    """A workflow's links of some source ids (parameters: the ids as a JSON list, the workflow id)."""
+    table = connection.ops.quote_name(RecordLink._meta.db_table)
+    return (
+        "SELECT link.* FROM json_array_elements_text(%s::json) AS ids(source_id) "  # noqa: S608
+        f"CROSS JOIN LATERAL (SELECT * FROM {table} AS l "  # the model's own quoted table name
+        "WHERE l.workflow_id = %s AND l.source_id = ids.source_id LIMIT 1) AS link"
+    )
+
+
 def _stored_links(workflow: Workflow, source_ids: list[str]) -> dict[str, RecordLink]:
     if not source_ids:
         return {}
     if connection.vendor == "postgresql":
         # The ids as one JSON parameter: a list of 100 is otherwise quoted into the statement one by one,
         # on the client, which costs more than the lookup itself. A raw query: building the filter's
-        # query cost more CPU than PostgreSQL spends answering it.
-        table = connection.ops.quote_name(RecordLink._meta.db_table)
-        links = RecordLink.objects.raw(
-            f"SELECT * FROM {table} WHERE workflow_id = %s "  # noqa: S608 - the model's own table name
-            "AND source_id IN (SELECT json_array_elements_text(%s::json))",
-            [workflow.pk, json.dumps(source_ids)],
-        )
+        # query cost more CPU than PostgreSQL spends answering it. One probe of the unique
+        # (workflow, source_id) index per id, whatever the statistics say: written as `IN (ids)`, a
+        # new workflow's first backfill on a large links table (statistics not yet analysed: "this
+        # workflow has one link") scanned all of the workflow's links for every page, 30 ms a page at
+        # 8,000 links and growing (LIMIT 1 keeps the planner from flattening the probe into a join).
+        links = RecordLink.objects.raw(links_lookup_sql(), [json.dumps(source_ids), workflow.pk])
         return {link.source_id: link for link in links}
     return {
         link.source_id: link
