@@ -103,3 +103,25 @@ def test_review_queue(client: Any, admin_user: Any, team: Any, crm: Connection, 
 
     small, large = _grows_not(client, build)
     assert small == large
+
+
+def test_review_queue_shows_the_oldest_page_and_counts_them_all(
+    client: Any, admin_user: Any, team: Any, crm: Connection, helpdesk: Connection
+) -> None:
+    from workflows.sync.views import REVIEW_PAGE
+
+    client.force_login(admin_user)
+    sync = _sync(team, crm, helpdesk, "Contacts")
+    total = REVIEW_PAGE + 7
+    for i in range(total):
+        link = SyncLink.objects.create(sync=sync, a_id=f"a{i}", b_id=f"b{i}")
+        SyncConflict.objects.create(sync=sync, link=link, pair_key="p0", a_field="email", b_field="email")
+    DuplicateHold.objects.create(sync=sync, side="a", record_id="h0", candidates=["1", "2"])
+    response = client.get(reverse("sync:review_queue"))
+    assert response.status_code == 200
+    shown = response.context["conflicts"]
+    assert len(shown) == REVIEW_PAGE
+    assert [c.link.a_id for c in shown] == [f"a{i}" for i in range(REVIEW_PAGE)]  # the oldest first
+    html = response.content.decode()
+    assert f"Conflicts ({total})" in html and f"Showing the oldest {REVIEW_PAGE};" in html
+    assert "Possible duplicates (1)" in html and html.count("Showing the oldest") == 1

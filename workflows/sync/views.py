@@ -60,13 +60,23 @@ def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "sync/run_detail.html", {"run": run, "outcomes": run_outcomes(run=run)[:500]})
 
 
+REVIEW_PAGE = 50
+
+
 def _queue_context(request: HttpRequest) -> dict[str, object]:
     team = team_of(request)
     sync_id = request.GET.get("sync")
     selected = int(sync_id) if sync_id and sync_id.isdigit() else None
+    conflicts = open_conflicts(team=team, sync_id=selected)
+    holds = open_holds(team=team, sync_id=selected)
     return {
-        "conflicts": list(open_conflicts(team=team, sync_id=selected)[:200]),
-        "holds": list(open_holds(team=team, sync_id=selected)[:200]),
+        # The oldest first, a page at a time: each row carries its own decision form, and rendering 200 of
+        # each took a quarter of a second on two cores. Decided rows leave, and the next ones come up.
+        "conflicts": list(conflicts[:REVIEW_PAGE]),
+        "holds": list(holds[:REVIEW_PAGE]),
+        "conflicts_total": conflicts.count(),
+        "holds_total": holds.count(),
+        "page_size": REVIEW_PAGE,
         "syncs": Sync.objects.filter(team=team).only("id", "name").order_by("name"),
         "selected_sync": selected,
     }
