@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from connectors import views as connector_views
@@ -14,8 +16,15 @@ from integrations_hub.metrics import metrics_view
 from workflows import views as workflow_views
 from workflows.intake import webhook_intake
 
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico on pages without an icon link (Django's own error pages): the icon."""
+    return HttpResponsePermanentRedirect(static("hub/favicon.svg"))
+
+
 urlpatterns = [
     path("", workflow_views.dashboard, name="dashboard"),
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("hooks/<str:token>", webhook_intake, name="webhook_intake"),

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from integrations_hub.env import (
     ImproperlyConfiguredSetting,
@@ -129,3 +130,10 @@ def test_by_default_no_private_or_loopback_host_is_allowed_for_outbound_calls() 
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_browsers_asking_for_favicon_ico_get_the_hubs_icon(client: Client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("hub/favicon.svg")
+    assert (ROOT / "static" / "hub" / "favicon.svg").is_file()

@@ -351,10 +351,8 @@ class CompiledMapping:
                 _CompiledRow(row.target, run, read, len(row.sources) > 1, row.empty == "clear", names)
             )
         self._rows: tuple[_Row, ...] = tuple((row.target, row.run, row) for row in compiled)
-        self._runs = tuple(row.run for row in compiled)
         self._context_runners = tuple(context_runners)
-        self._bound: tuple[ApplyContext, tuple[_Row, ...], tuple[Reader, ...]] | None = None
-        self._apply, self.source_code = _generate_apply(rows, compiled)
+        self._bound: tuple[ApplyContext, tuple[_Row, ...]] | None = None
 
     @property
     def uses_context(self) -> bool:
@@ -364,30 +362,56 @@ class CompiledMapping:
     def _rows_for(self, context: ApplyContext | None) -> tuple[_Row, ...]:
         if context is None or not self._context_runners:
             return self._rows
-        return self._bind(context)[0]
-
-    def _bind(self, context: ApplyContext) -> tuple[tuple[_Row, ...], tuple[Reader, ...]]:
-        """The rows and their closures with `context` bound into the rows that need it."""
         # A batch passes the same context for every record: bind it once, not per record.
         bound = self._bound
         if bound is not None and bound[0] is context:
-            return bound[1], bound[2]
+            return bound[1]
         rows = list(self._rows)
         for position, context_run in self._context_runners:
             target, _, row = rows[position]
             rows[position] = (target, _with_context(context_run, context), row)
-        runs = tuple(run for _, run, _ in rows)
-        self._bound = (context, tuple(rows), runs)
-        return self._bound[1], runs
+        self._bound = (context, tuple(rows))
+        return self._bound[1]
 
     def apply(self, fields: Mapping[str, Any], context: ApplyContext | None = None) -> MappedRecord:
         """Map one source record; problems become `.errors`/`.dropped`, never exceptions.
 
         `context` gives transforms such as lookup_link the ports they need.
         """
-        if context is None or not self._context_runners:
-            return self._apply(fields, self._runs)
-        return self._apply(fields, self._bind(context)[1])
+        values: dict[str, Any] = {}
+        dropped: list[tuple[str, str]] = []
+        errors: list[tuple[str, str]] = []
+        # The loop below is the hot path of every sync (tens of thousands of records a
+        # second), which is why it is written out here and not shared with `trace`.
+        for target, run, row in self._rows if context is None else self._rows_for(context):
+            try:
+                value = run(fields)
+            except DropValue as exc:
+                dropped.append((target, exc.message))
+                continue
+            except TransformError as exc:
+                errors.append((target, exc.message))
+                continue
+            except JMESPathError as exc:
+                errors.append((target, f"couldn't read the source field: {first_line(exc)}"))
+                continue
+            except Exception as exc:  # one malformed record must not stop the whole batch
+                errors.append((target, f"internal error in {row.names}: {type(exc).__name__}: {exc}"))
+                continue
+            # is_empty() inlined (exact types only): this check runs for every field of every record.
+            kind = value.__class__
+            if (
+                value is None
+                or (kind is str and (not value or value.isspace()))
+                or ((kind is list or kind is dict or kind is tuple) and not value)
+            ):
+                if row.clear:
+                    values[target] = None
+                else:
+                    dropped.append((target, _empty_reason(row, fields)))
+                continue
+            values[target] = value
+        return MappedRecord(values, dropped, errors)
 
     def trace(self, fields: Mapping[str, Any], context: ApplyContext | None = None) -> list[RowTrace]:
         """Map one record row by row, keeping what each row read; slower than `apply`."""
@@ -399,110 +423,6 @@ class CompiledMapping:
                 source = None
             traces.append(_trace_row(target, run, row, fields, source))
         return traces
-
-
-def _row_failed(
-    target: str,
-    row: _CompiledRow,
-    exc: Exception,
-    dropped: list[tuple[str, str]],
-    errors: list[tuple[str, str]],
-) -> None:
-    """Note why a row gave no value for one record (the compiled `apply` calls this from its handlers)."""
-    if isinstance(exc, DropValue):
-        dropped.append((target, exc.message))
-    elif isinstance(exc, TransformError):
-        errors.append((target, exc.message))
-    elif isinstance(exc, JMESPathError):
-        errors.append((target, f"couldn't read the source field: {first_line(exc)}"))
-    else:  # one malformed record must not stop the whole batch
-        errors.append((target, f"internal error in {row.names}: {type(exc).__name__}: {exc}"))
-
-
-_Apply = Callable[[Mapping[str, Any], tuple[Reader, ...]], MappedRecord]
-
-
-def _generate_apply(rows: list[RowSpec], compiled: list[_CompiledRow]) -> tuple[_Apply, str]:
-    """Write the whole mapping out as one Python function, and compile it.
-
-    This is the hot path of every sync (tens of thousands of records a second): one function with
-    each row's reads and transforms written out, and text transforms with an `inline` form done in
-    place for plain text, costs a fraction of a closure call per row. Rows this does not write out
-    (paths, several sources, transforms that read the record or the apply context) call their row
-    closure from `runs`. User-given names only ever appear as `repr()` literals.
-
-    The function's value for every row is what the row's closure computes, and it classifies
-    exceptions and empty values as `trace` does, so previews and runs agree.
-    """
-    namespace: dict[str, Any] = {
-        "MappedRecord": MappedRecord,
-        "_row_failed": _row_failed,
-        "_empty_reason": _empty_reason,
-        "str": str,
-        "list": list,
-        "dict": dict,
-        "tuple": tuple,
-    }
-    lines = [
-        "def apply(fields, runs):",
-        "    get = fields.get",
-        "    values = {}",
-        "    dropped = []",
-        "    errors = []",
-    ]
-    for index, (spec, row) in enumerate(zip(rows, compiled, strict=True)):
-        namespace[f"row{index}"] = row
-        target = repr(row.target)
-        lines.append("    try:")
-        lines.extend(f"        {line}" for line in _value_lines(index, spec, namespace))
-        lines.append("    except Exception as exc:")
-        lines.append(f"        _row_failed({target}, row{index}, exc, dropped, errors)")
-        empty = (
-            f"values[{target}] = None"
-            if row.clear
-            else f"dropped.append(({target}, _empty_reason(row{index}, fields)))"
-        )
-        # is_empty() written out (exact types only): this runs for every field of every record.
-        lines.extend(
-            [
-                "    else:",
-                "        if v.__class__ is str:",
-                "            if v and not v.isspace():",
-                f"                values[{target}] = v",
-                "            else:",
-                f"                {empty}",
-                "        elif v is None or (",
-                "            (v.__class__ is list or v.__class__ is dict or v.__class__ is tuple) and not v",
-                "        ):",
-                f"            {empty}",
-                "        else:",
-                f"            values[{target}] = v",
-            ]
-        )
-    lines.append("    return MappedRecord(values, dropped, errors)")
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, "<compiled mapping>", "exec"), namespace)  # noqa: S102 - code we wrote above
-    return namespace["apply"], source
-
-
-def _value_lines(index: int, spec: RowSpec, namespace: dict[str, Any]) -> list[str]:
-    """Statements leaving row `index`'s value in `v`."""
-    steps = [(transform, args, transform.bind_value(args)) for transform, args in spec.transforms]
-    if spec.paths or any(step is None for _, _, step in steps):
-        return [f"v = runs[{index}](fields)"]
-    # As `_reader`: one source is its value, several a list of their values, none is None.
-    if len(spec.sources) > 1:
-        lines = ["v = [" + ", ".join(f"get({name!r})" for name in spec.sources) + "]"]
-    else:
-        lines = [f"v = get({spec.sources[0]!r})" if spec.sources else "v = None"]
-    for position, (transform, args, step) in enumerate(steps):
-        name = f"step{index}_{position}"
-        namespace[name] = step
-        if transform.inline is not None:
-            lines.append(f"v = {transform.inline(args)} if v.__class__ is str else {name}(v)")
-        else:
-            lines.append(f"v = {name}(v)")
-    return lines
 
 
 def _trace_row(

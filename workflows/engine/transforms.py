@@ -442,9 +442,6 @@ class TransformSpec:
     # A transform with `prepare_context` needs a port from the ApplyContext (see lookups).
     prepare_context: Callable[[Mapping[str, Any]], ContextStep] | None = None
     check: Callable[[Mapping[str, Any]], list[str]] | None = None
-    # For the compiled mapping's fast path: a Python expression over `v`, equal to `func` with these
-    # (checked) arguments whenever `v` is exactly a str; other values still go through `func`.
-    inline: Callable[[Mapping[str, Any]], str] | None = None
 
     def validate_args(self, args: Any) -> tuple[dict[str, Any], list[str]]:
         """Return the arguments with defaults filled in, and the problems found."""
@@ -585,7 +582,6 @@ _SPECS = (
         trim,
         "text",
         "text",
-        inline=lambda args: "v.strip()",
     ),
     TransformSpec(
         "lower",
@@ -594,7 +590,6 @@ _SPECS = (
         lower,
         "text",
         "text",
-        inline=lambda args: "v.lower()",
     ),
     TransformSpec(
         "upper",
@@ -603,7 +598,6 @@ _SPECS = (
         upper,
         "text",
         "text",
-        inline=lambda args: "v.upper()",
     ),
     TransformSpec(
         "title", "Capitalise words", "Capitalise the first letter of each word", title, "text", "text"
@@ -629,7 +623,6 @@ _SPECS = (
         "text",
         "text",
         args=(ArgSpec("length", "integer", "Maximum length", required=True, minimum=1),),
-        inline=lambda args: f"v[:{int(args['length'])}]",
     ),
     TransformSpec(
         "replace",
@@ -643,7 +636,6 @@ _SPECS = (
             ArgSpec("replacement", "text", "Replace with", default=""),
         ),
         check=_check_replace,
-        inline=lambda args: f"v.replace({str(args['find'])!r}, {str(args['replacement'])!r})",
     ),
     TransformSpec(
         "join",
@@ -778,7 +770,6 @@ _SPECS = (
         to_string,
         "any",
         "text",
-        inline=lambda args: "v",
     ),
     TransformSpec(
         "split_address",
