@@ -575,30 +575,9 @@ _EPOCH_UNIT = ArgSpec(
 )
 
 _SPECS = (
-    TransformSpec(
-        "trim",
-        "Trim spaces",
-        "Remove spaces at the start and end",
-        trim,
-        "text",
-        "text",
-    ),
-    TransformSpec(
-        "lower",
-        "Lower case",
-        "Make all letters lower case",
-        lower,
-        "text",
-        "text",
-    ),
-    TransformSpec(
-        "upper",
-        "Upper case",
-        "Make all letters upper case",
-        upper,
-        "text",
-        "text",
-    ),
+    TransformSpec("trim", "Trim spaces", "Remove spaces at the start and end", trim, "text", "text"),
+    TransformSpec("lower", "Lower case", "Make all letters lower case", lower, "text", "text"),
+    TransformSpec("upper", "Upper case", "Make all letters upper case", upper, "text", "text"),
     TransformSpec(
         "title", "Capitalise words", "Capitalise the first letter of each word", title, "text", "text"
     ),
@@ -763,14 +742,7 @@ _SPECS = (
         prepare=prepare_to_datetime,
         check=check_date_args,
     ),
-    TransformSpec(
-        "to_string",
-        "Text",
-        "Write the value as text",
-        to_string,
-        "any",
-        "text",
-    ),
+    TransformSpec("to_string", "Text", "Write the value as text", to_string, "any", "text"),
     TransformSpec(
         "split_address",
         "Split address",

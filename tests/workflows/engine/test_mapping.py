@@ -283,7 +283,7 @@ def every_transform_spec() -> dict[str, Any]:
     # Chains too: a transform's output is the next one's input.
     rows.append(row("chain", "$.b", {"name": "to_number"}, {"name": "to_string"}, {"name": "to_date"}))
     rows.append(row("chain2", "c", {"name": "trim"}, {"name": "to_boolean"}, {"name": "to_integer"}))
-    # Text transforms written out in place by the compiled mapping, in a chain, clearing empties.
+    # A chain of text transforms ending in a cleared empty (a blank "d" must clear, not drop).
     rows.append(
         row(
             "chain3",
