@@ -21,7 +21,7 @@ record (`lookup_link`) get their ports from the `ApplyContext` passed to `apply`
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -296,6 +296,9 @@ def _with_context(run: ContextRunner, context: ApplyContext | None) -> Reader:
     return lambda fields: run(fields, context)
 
 
+Column = Callable[[Sequence[Mapping[str, Any]]], list[Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class _CompiledRow:
     target: str
@@ -304,6 +307,94 @@ class _CompiledRow:
     several: bool
     clear: bool
     names: str  # transform names, for the rare unexpected-error message
+    # The row over a whole batch at once (None: the row reads the record or the apply context).
+    # It may raise; then the batch runs this row record by record, as `apply` does.
+    column: Column | None = None
+
+
+# Text transforms whose whole work on a str is one str method: over a column of text the method runs
+# in C, with no Python call per value. Anything else in the column (None, numbers) makes the method
+# raise TypeError, and the column goes through the transform itself.
+_TEXT_METHODS: dict[Callable[..., Any], Callable[[str], str]] = {
+    TRANSFORMS["trim"].func: str.strip,
+    TRANSFORMS["lower"].func: str.lower,
+    TRANSFORMS["upper"].func: str.upper,
+}
+
+
+def _column(row: RowSpec, read: Reader) -> Column | None:
+    """The row's values for a batch of records, transform by transform instead of record by record."""
+    value_steps = [spec.bind_value(args) for spec, args in row.transforms]
+    steps = [(step, _TEXT_METHODS.get(step)) for step in value_steps if step is not None]
+    if len(steps) != len(value_steps):
+        return None
+    if row.paths or not row.sources:
+        source: Column = lambda records: list(map(read, records))  # noqa: E731
+    elif len(row.sources) == 1:
+        get_one = operator.methodcaller("get", row.sources[0])
+        source = lambda records: list(map(get_one, records))  # noqa: E731
+    else:
+        getters = [operator.methodcaller("get", name) for name in row.sources]
+        # One list per record, as the record-at-a-time reader gives.
+        source = lambda records: list(map(list, zip(*[map(get, records) for get in getters], strict=True)))  # noqa: E731
+
+    def column(records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        values = source(records)
+        for step, method in steps:
+            if method is not None:
+                try:
+                    values = list(map(method, values))
+                    continue
+                except TypeError:
+                    pass
+            values = list(map(step, values))
+        return values
+
+    return column
+
+
+class _Failed:
+    """A row's outcome for one record that is not a value: dropped or an error, with its message."""
+
+    __slots__ = ("dropped", "message")
+
+    def __init__(self, dropped: bool, message: str) -> None:
+        self.dropped = dropped
+        self.message = message
+
+
+def _run_row(run: Reader, row: _CompiledRow, fields: Mapping[str, Any]) -> Any:
+    """One row for one record: its value, or a _Failed saying why there is none."""
+    try:
+        return run(fields)
+    except DropValue as exc:
+        return _Failed(True, exc.message)
+    except TransformError as exc:
+        return _Failed(False, exc.message)
+    except JMESPathError as exc:
+        return _Failed(False, f"couldn't read the source field: {first_line(exc)}")
+    except Exception as exc:  # one malformed record must not stop the whole batch
+        return _Failed(False, f"internal error in {row.names}: {type(exc).__name__}: {exc}")
+
+
+def _is_empty_value(value: Any) -> bool:
+    # is_empty() for exact types only, as `apply` checks every value.
+    kind = value.__class__
+    return (
+        value is None
+        or (kind is str and (not value or value.isspace()))
+        or ((kind is list or kind is dict or kind is tuple) and not value)
+    )
+
+
+def _empty_positions(values: list[Any]) -> list[int]:
+    """Where a column holds an empty value. A column of non-blank text is cleared in C."""
+    try:
+        if None not in values and "" not in values and not any(map(str.isspace, values)):
+            return []
+    except TypeError:  # something other than text: look at each value
+        pass
+    return [index for index, value in enumerate(values) if _is_empty_value(value)]
 
 
 # Not frozen for the same reason as MappedRecord: previews build one per row.
@@ -348,7 +439,15 @@ class CompiledMapping:
             else:
                 run = _runner(row, read)
             compiled.append(
-                _CompiledRow(row.target, run, read, len(row.sources) > 1, row.empty == "clear", names)
+                _CompiledRow(
+                    row.target,
+                    run,
+                    read,
+                    len(row.sources) > 1,
+                    row.empty == "clear",
+                    names,
+                    _column(row, read),
+                )
             )
         self._rows: tuple[_Row, ...] = tuple((row.target, row.run, row) for row in compiled)
         self._context_runners = tuple(context_runners)
@@ -413,6 +512,56 @@ class CompiledMapping:
             values[target] = value
         return MappedRecord(values, dropped, errors)
 
+    def apply_many(
+        self, records: Sequence[Mapping[str, Any]], context: ApplyContext | None = None
+    ) -> list[MappedRecord]:
+        """`[self.apply(fields, context) for fields in records]`, computed a row at a time.
+
+        Each row's transforms run over the whole batch in one pass (text methods in C where the
+        values are all text), so a batch costs far less per record than `apply` does; a row that
+        raises for some record runs again record by record, with `apply`'s outcome for each.
+        """
+        rows = self._rows if context is None else self._rows_for(context)
+        if len(records) < 2 or not rows:
+            return [self.apply(fields, context) for fields in records]
+        columns: list[list[Any]] = []
+        # Per record (by index), the rows (by position) whose value is empty or failed, in row order.
+        fixes: dict[int, list[int]] = {}
+        for position, (_, run, row) in enumerate(rows):
+            values: list[Any] | None = None
+            if row.column is not None:
+                try:
+                    values = row.column(records)
+                except Exception:  # some record fails this row: see which, and why, one at a time
+                    values = None
+            if values is None:
+                values = [_run_row(run, row, fields) for fields in records]
+                for index, value in enumerate(values):
+                    if value.__class__ is _Failed:
+                        fixes.setdefault(index, []).append(position)
+            for index in _empty_positions(values):
+                fixes.setdefault(index, []).append(position)
+            columns.append(values)
+        targets = self.targets
+        mapped = [
+            MappedRecord(dict(zip(targets, values, strict=True)), [], [])
+            for values in zip(*columns, strict=True)
+        ]
+        for index, positions in fixes.items():
+            record, fields = mapped[index], records[index]
+            for position in positions:
+                target, row = targets[position], rows[position][2]
+                value = columns[position][index]
+                if value.__class__ is _Failed:
+                    del record.values[target]
+                    (record.dropped if value.dropped else record.errors).append((target, value.message))
+                elif row.clear:
+                    record.values[target] = None
+                else:
+                    del record.values[target]
+                    record.dropped.append((target, _empty_reason(row, fields)))
+        return mapped
+
     def trace(self, fields: Mapping[str, Any], context: ApplyContext | None = None) -> list[RowTrace]:
         """Map one record row by row, keeping what each row read; slower than `apply`."""
         traces = []
@@ -428,17 +577,9 @@ class CompiledMapping:
 def _trace_row(
     target: str, run: Reader, row: _CompiledRow, fields: Mapping[str, Any], source: Any
 ) -> RowTrace:
-    try:
-        value = run(fields)
-    except DropValue as exc:
-        return RowTrace(target, source, "dropped", message=exc.message)
-    except TransformError as exc:
-        return RowTrace(target, source, "error", message=exc.message)
-    except JMESPathError as exc:
-        return RowTrace(target, source, "error", message=f"couldn't read the source field: {first_line(exc)}")
-    except Exception as exc:
-        message = f"internal error in {row.names}: {type(exc).__name__}: {exc}"
-        return RowTrace(target, source, "error", message=message)
+    value = _run_row(run, row, fields)
+    if value.__class__ is _Failed:
+        return RowTrace(target, source, "dropped" if value.dropped else "error", message=value.message)
     if is_empty(value):
         if row.clear:
             return RowTrace(target, source, "cleared", None, "empty, so the target field is cleared")

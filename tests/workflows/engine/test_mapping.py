@@ -317,6 +317,74 @@ def test_apply_never_raises_and_bad_values_become_record_errors(record: dict[str
     assert handled == set(EVERY_TRANSFORM.targets)
 
 
+def _as_applied(mapped: Any) -> tuple[list[tuple[str, Any]], list[tuple[str, str]], list[tuple[str, str]]]:
+    # The values' order too: a batch must hand the writer the same record as `apply`.
+    return list(mapped.values.items()), mapped.dropped, mapped.errors
+
+
+# Text-only records as well as any JSON: a column of text takes the C path, anything else the transform.
+text_or_blank = st.one_of(st.text(max_size=6), st.sampled_from([" ", "", " Ada ", "OPEN", "1.5", "yes"]))
+batch_records = st.lists(
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), json_values)
+    | st.fixed_dictionaries({key: text_or_blank for key in "abcd"}),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=batch_records)
+@example(records=[{"a": " x ", "b": "y", "c": "1", "d": "z"}, {"a": None, "b": 2, "c": [], "d": " "}])
+def test_a_batch_maps_every_record_exactly_as_one_at_a_time(records: list[dict[str, Any]]) -> None:
+    batch = EVERY_TRANSFORM.apply_many(records)
+    assert [_as_applied(mapped) for mapped in batch] == [
+        _as_applied(EVERY_TRANSFORM.apply(record)) for record in records
+    ]
+
+
+class Label(str):
+    """Text of another class: `apply` treats only exact str as blank-checkable, and a batch must agree."""
+
+
+def test_a_batch_treats_text_subclasses_and_blank_values_as_apply_does() -> None:
+    mapping = compile_mapping(
+        {
+            "fields": [
+                row("trimmed", "a", {"name": "trim"}, {"name": "upper"}),
+                row("raw", "b"),
+                row("cleared", "c", {"name": "lower"}, empty="clear"),
+                row("joined", ["a", "b"], {"name": "join", "args": {"separator": "-"}}),
+            ]
+        }
+    )
+    records: list[dict[str, Any]] = [
+        {"a": " ada ", "b": Label("  "), "c": "X"},
+        {"a": "   ", "b": Label(""), "c": "  "},
+        {"a": 12, "b": [], "c": None},
+        {"b": {"k": 1}, "c": Label(" ")},
+    ]
+    batch = mapping.apply_many(records)
+    assert [_as_applied(mapped) for mapped in batch] == [_as_applied(mapping.apply(r)) for r in records]
+    # And the outcomes themselves, so agreement cannot hide a shared mistake.
+    assert batch[0].values == {"trimmed": "ADA", "raw": Label("  "), "cleared": "x", "joined": "ada"}
+    assert batch[1].values == {"raw": Label(""), "cleared": None}
+    assert batch[1].dropped == [("trimmed", "empty in source"), ("joined", "empty in source")]
+    assert batch[2].values == {"trimmed": "12", "cleared": None}
+    assert batch[2].dropped == [("raw", "empty in source")]
+    assert batch[2].errors == [("joined", "join expects text, not a list")]
+    assert batch[3].values == {"raw": {"k": 1}, "cleared": None}
+    assert batch[3].errors == [("joined", "join expects text, not a group of fields")]
+
+
+def test_a_batch_with_a_failing_value_reports_it_on_that_record_only() -> None:
+    mapping = compile_mapping(
+        {"fields": [row("n", "a", {"name": "to_integer"}), row("t", "b", {"name": "trim"})]}
+    )
+    batch = mapping.apply_many([{"a": "7", "b": " x "}, {"a": "seven", "b": " y "}, {"a": "9", "b": None}])
+    assert [m.values for m in batch] == [{"n": 7, "t": "x"}, {"t": "y"}, {"n": 9}]
+    assert batch[1].errors == mapping.apply({"a": "seven"}).errors != []
+    assert batch[2].dropped == [("t", "empty in source")]
+
+
 def test_field_names_with_quotes_and_newlines_are_read_as_plain_names() -> None:
     tricky = ['a"b', "c'd", "e\nf", "e\\nf", '"); raise SystemExit("', "g\\\\"]
     spec = {
