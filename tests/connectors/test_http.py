@@ -322,6 +322,7 @@ def test_ssrf_guard_refuses_internal_addresses_without_connecting(
         raise AssertionError("the guard let a request through")
 
     monkeypatch.setattr(client._session, "request", no_connection)
+    monkeypatch.setattr(client._session, "send", no_connection)
 
     with pytest.raises(BlockedDestinationError) as caught:
         client.get("/anything")
@@ -357,6 +358,28 @@ def test_allow_listed_loopback_is_reachable(server: ScriptedServer, sleeps: Slee
     client = make_client(server, sleeps, allowed_private_hosts=["127.0.0.1"])
 
     assert client.get("/ok").data == {"ok": True}
+
+
+def test_requests_carry_the_session_headers_and_send_back_cookies_the_server_set(
+    server: ScriptedServer, sleeps: SleepRecorder
+) -> None:
+    server.on("/first", Reply(200, {"ok": True}, headers={"Set-Cookie": "lb=node-2; Path=/"}))
+    server.on("/second", Reply(200, {"ok": True}))
+    client = make_client(server, sleeps, headers={"X-Extra": "1"})
+
+    client.get("/first", params={"q": "a b"})
+    client.post("/second", json={"k": "v"})
+
+    first, second = server.seen
+    assert first.path == "/first?q=a+b"
+    assert "gzip" in first.headers["Accept-Encoding"]
+    assert first.headers["Accept"] == "application/json"
+    assert first.headers["X-Extra"] == "1"
+    assert first.headers["User-Agent"].startswith("IntegrationsHub")
+    assert "Cookie" not in first.headers
+    assert second.headers["Cookie"] == "lb=node-2"
+    assert second.headers["Content-Type"] == "application/json"
+    assert json.loads(second.body) == {"k": "v"}
 
 
 def test_settings_are_read_when_the_client_is_built(settings: Any, server: ScriptedServer) -> None:
