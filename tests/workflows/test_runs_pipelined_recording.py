@@ -33,7 +33,7 @@ def _written(n: int, *, links: tuple[str, ...] = ()) -> WrittenPage:
     )
 
 
-def test_the_caller_goes_on_while_a_page_is_recorded_and_pages_are_stored_in_order(
+def test_the_caller_goes_on_while_pages_are_recorded_and_pages_are_stored_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     release_first = threading.Event()
@@ -48,35 +48,51 @@ def test_the_caller_goes_on_while_a_page_is_recorded_and_pages_are_stored_in_ord
     monkeypatch.setattr(run_service, "record_page", slow_record_page)
     recorder = PageRecorder(threaded=True)
     recorder.record(_written(1), lambda: None)
-
-    # Page 1 is still being recorded, yet the caller is free to write page 2.
+    # Page 1 is still being recorded, yet the caller is free to write and hand over page 2 (queued).
+    recorder.record(_written(2), lambda: None)
     assert stored == []
+
+    handed_third = threading.Event()
+
+    def hand_over_third() -> None:
+        recorder.record(_written(3), lambda: None)  # two pages wait already: this waits for page 1
+        handed_third.set()
+
+    third = threading.Thread(target=hand_over_third)
+    third.start()
+    assert not handed_third.wait(timeout=0.3)
     release_first.set()
-    recorder.record(_written(2), lambda: None)  # waits for page 1 to be stored first
+    third.join(timeout=10)
+    assert handed_third.is_set()
     assert stored[0] == 1
     recorder.close()
 
-    assert stored == [1, 2]
+    assert stored == [1, 2, 3]
 
 
 def test_a_failed_recording_reaches_the_caller_and_no_later_page_is_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stored: list[int] = []
+    marked: list[int] = []
 
     def failing_record_page(page: WrittenPage, mark_read: Any) -> None:
         if page.run_id == 1:
             raise RuntimeError("the database went away while recording page 1")
+        mark_read()
         stored.append(page.run_id)
 
     monkeypatch.setattr(run_service, "record_page", failing_record_page)
     recorder = PageRecorder(threaded=True)
-    recorder.record(_written(1), lambda: None)
+    recorder.record(_written(1), lambda: marked.append(1))
+    recorder.record(_written(2), lambda: marked.append(2))  # queued behind page 1
     with pytest.raises(RuntimeError, match="page 1"):
-        recorder.record(_written(2), lambda: None)
+        recorder.record(_written(3), lambda: marked.append(3))
     recorder.close()
 
+    # Page 2 was queued before page 1 failed, and still neither it nor its cursor was stored.
     assert stored == []
+    assert marked == []
 
 
 def test_links_looked_up_ahead_are_used_only_while_every_page_written_since_is_remembered(
@@ -92,13 +108,13 @@ def test_links_looked_up_ahead_are_used_only_while_every_page_written_since_is_r
     monkeypatch.setattr(run_service, "record_page", lambda page, mark_read: None)
     recorder = PageRecorder(threaded=True)
     recorder.prefetch(None, 1, ["a"])  # type: ignore[arg-type]  # read far ahead, as the flood guard does
-    for n in range(3):
+    for n in range(PageRecorder.REMEMBERED + 1):
         recorder.record(_written(n, links=("x",)), lambda: None)
     recorder.wait()
     recorder.prefetch(None, 2, ["b"])  # type: ignore[arg-type]
-    recorder.record(_written(3, links=("b",)), lambda: None)
+    recorder.record(_written(9, links=("b",)), lambda: None)
 
-    # Three pages were written after "a" was looked up, two are remembered: it is looked up again.
+    # More pages were written after "a" was looked up than are remembered: it is looked up again.
     assert recorder.links_for(None, ["a"], page_key=1) == {}  # type: ignore[arg-type]
     assert lookups == [["a"], ["b"], ["a"]]
     # One page was written after "b" was looked up: the lookup stands, and that page's link is newer.
@@ -167,7 +183,8 @@ def test_a_crash_while_recording_on_its_own_thread_rereads_and_neither_skips_nor
         run_now(workflow)
     crashed = Run.objects.get(workflow=workflow)
     assert crashed.status == Run.Status.FAILED
-    assert crashed.records_read == 200  # pages 1 and 2 recorded; 3 failed; 4 perhaps written, never recorded
+    # Pages 1 and 2 recorded; 3 failed; 4 and 5 perhaps written (queued behind 3), never recorded.
+    assert crashed.records_read == 200
     assert RunRecord.objects.filter(run=crashed).count() == 200
     assert RecordLink.objects.filter(workflow=workflow).count() == 200
     cursor_after_crash = TriggerCursor.objects.get(workflow=workflow).value
@@ -184,3 +201,23 @@ def test_a_crash_while_recording_on_its_own_thread_rereads_and_neither_skips_nor
     assert RecordLink.objects.filter(workflow=workflow).count() == 450
     emails = sorted(c["properties"]["email"].strip().lower() for c in crm_contacts(crm_sandbox))
     assert sorted(u["email"] for u in helpdesk_users(helpdesk_sandbox)) == emails
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_commits_without_waiting_for_the_flush_on_postgresql_and_only_that_page() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL=postgres://...")
+    seen: list[str] = []
+
+    def mark_read() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+
+    run_service.record_page(_written(0), mark_read)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        after = cursor.fetchone()[0]
+
+    assert seen == ["off"]  # inside the page's transaction
+    assert after == "on"  # SET LOCAL: the connection's other work keeps the default

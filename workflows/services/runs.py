@@ -641,7 +641,14 @@ def _stored_links(workflow: Workflow, source_ids: list[str]) -> dict[str, Record
 
 
 def record_page(page: WrittenPage, mark_read: Callable[[], None]) -> None:
-    """Store a written page's outcomes, links and counters in one transaction with `mark_read`."""
+    """Store a written page's outcomes, links and counters in one transaction with `mark_read`.
+
+    On PostgreSQL the page commits without waiting for its WAL flush (`synchronous_commit` off for this
+    transaction alone): the commit stays atomic and in order, and only a crash of the database server
+    itself can lose the last pages committed in the fraction of a second before it (never part of a
+    page). Those pages are then exactly pages written but not yet recorded, which the next run reads
+    and upserts again (see PageRecorder), so the flush need not hold up every page of a run.
+    """
     if page.changed_at:
         # Observed here, off the writing path when pages are recorded on their own thread; the moment of
         # the write was taken when it happened.
@@ -652,6 +659,9 @@ def record_page(page: WrittenPage, mark_read: Callable[[], None]) -> None:
             written_at=page.written_at,
         )
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         insert_rows(RunRecord, page.outcomes)
         save_links(page.workflow, page.links)
         mark_read()
@@ -683,24 +693,28 @@ class PageRecorder:
     """Records written pages in order, on a thread of its own when that is safe, so the next page is
     planned and written while the one before it is being recorded.
 
-    At most one page is being recorded at a time, and the next is handed over only once it is stored:
-    pages commit in order, and a page whose recording fails stops every later one (the error reaches the
-    caller at the next hand-over or at the end). A written page not yet recorded when the run stops is
+    One page is recorded at a time, in the order handed over, and at most `QUEUED` pages wait to be
+    stored: a hand-over beyond that waits for the oldest (two, so that one slow commit does not hold up
+    the writing). A page whose recording fails stops every later one, already queued or not (the error
+    reaches the caller at a later hand-over or at the end). A written page not yet recorded when the run stops is
     read again by the next run and upserted again, exactly as a page that crashed between its write and
     its commit. Inside a transaction the caller's uncommitted rows are invisible to another connection,
     and SQLite lets one writer in at a time: there pages are recorded on the caller's thread instead.
 
     A page's links are then what is stored plus the links of the pages written since the lookup began
-    and not stored yet (the two last pages handed over are remembered). With a thread, the lookup can be
+    and not stored yet (the `REMEMBERED` last pages handed over are remembered). With a thread, the lookup can be
     made as soon as the page is read (`prefetch`, on the reading thread); when more pages were written
     since than are remembered (pages read far ahead by the flood guard), it is made again.
     """
 
-    REMEMBERED = 2
+    QUEUED = 2
+    # Every page that may be handed over and not stored, and the one whose hand-over is awaited.
+    REMEMBERED = QUEUED + 1
 
     def __init__(self, *, threaded: bool) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-record") if threaded else None
-        self._pending: Future[None] | None = None
+        self._pending: deque[Future[None]] = deque()
+        self._failed = False  # a page's recording failed: no later page may be stored
         self._handed = 0  # pages handed over
         self._recorded = 0  # pages stored (counted on the recording thread)
         self._recent: deque[tuple[int, dict[str, RecordLink | SimpleNamespace]]] = deque(
@@ -746,19 +760,25 @@ class PageRecorder:
             record_page(page, mark_read)
             self._recorded = self._handed
             return
-        self.wait()
+        while len(self._pending) >= self.QUEUED:
+            self._pending.popleft().result()
         self._recent.append((self._handed, {link.source_id: link for link in page.links}))
-        self._pending = self._pool.submit(contextvars.copy_context().run, self._store, page, mark_read)
+        self._pending.append(self._pool.submit(contextvars.copy_context().run, self._store, page, mark_read))
 
     def _store(self, page: WrittenPage, mark_read: Callable[[], None]) -> None:
-        record_page(page, mark_read)
+        if self._failed:
+            return  # a page before this one was not stored, so neither is this one (nor its cursor)
+        try:
+            record_page(page, mark_read)
+        except BaseException:
+            self._failed = True
+            raise
         self._recorded += 1
 
     def wait(self) -> None:
-        """Until the page handed over last is stored; its error, if it failed, is raised here."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        """Until every page handed over is stored; the first error, if one failed, is raised here."""
+        while self._pending:
+            self._pending.popleft().result()
 
     def close(self) -> None:
         self._prefetched.clear()
