@@ -6,8 +6,8 @@ Environment:
   BENCH_ONLY=a,b         only these benchmarks (names below)
   BENCH_DATABASE_URL     PostgreSQL server for the dedicated database (default $DATABASE_URL or
                          postgres://postgres@127.0.0.1:5432/...); SQLite in a temp dir if it does not answer
-  BENCH_MEMORY_MAX       cap on the "1M" memory run (default 200000)
-  BENCH_WEBHOOK_SECONDS  seconds per webhook load repetition (default 10)
+  BENCH_MEMORY_MAX       cap on the "1M" memory run (default 1000000)
+  BENCH_WEBHOOK_SECONDS  seconds per webhook load repetition (default 6)
   BENCH_OUT              directory for latest.json and latest.md (default bench-results/)
 """
 
