@@ -351,7 +351,10 @@ class Incident(models.Model):
 class StepLink(models.Model):
     """What one action step of a multi-step workflow last wrote for one source record."""
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="step_links")
+    # Indexed by the unique (workflow, source_id, step_id) index, which starts with it.
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="step_links", db_index=False
+    )
     step_id = models.CharField(max_length=64)
     source_id = models.CharField(max_length=120)
     target_id = models.CharField(max_length=120, blank=True, default="")
@@ -361,8 +364,9 @@ class StepLink(models.Model):
 
     class Meta:
         constraints = [
+            # Source id before step: a page looks up every step's link of its source records at once.
             models.UniqueConstraint(
-                fields=["workflow", "step_id", "source_id"], name="steplink_unique_record"
+                fields=["workflow", "source_id", "step_id"], name="steplink_unique_record"
             )
         ]
 

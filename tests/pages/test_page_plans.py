@@ -145,3 +145,41 @@ def test_a_new_workflows_link_lookup_probes_the_unique_index_even_with_stale_sta
     assert "Index Cond: ((workflow_id = " in plan and "= ids.source_id))" in plan, plan  # both columns
     found = _stored_links(fresh, wanted)
     assert sorted(found) == sorted(wanted) and found["150"].target_id == "t150"
+
+
+def test_a_multi_step_pages_link_lookup_costs_in_proportion_to_the_page_not_to_the_workflows_links(
+    run: Run,
+) -> None:
+    from workflows.services.steps import _links_and_marks
+
+    with db.cursor() as cursor:
+        # Two steps' links and the source marks of ROWS source records: 3 x ROWS rows for one workflow.
+        cursor.execute(
+            """
+            INSERT INTO workflows_steplink
+                (workflow_id, step_id, source_id, target_id, last_fingerprint, last_values, updated_at)
+            SELECT %s, step, g::text, 't' || g, '', '{}'::jsonb, now()
+            FROM generate_series(1, %s) AS g, unnest(ARRAY['a-step', 'b-step', '@source']) AS step
+            """,
+            [run.workflow_id, ROWS],
+        )
+        cursor.execute("ANALYZE workflows_steplink")
+
+    def buffers(source_ids: list[str]) -> int:
+        from workflows.models import StepLink
+
+        query = StepLink.objects.filter(workflow_id=run.workflow_id, source_id__in=source_ids)
+        sql, params = query.query.sql_with_params()
+        with db.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return int(plan[0]["Plan"]["Shared Hit Blocks"]) + int(plan[0]["Plan"]["Shared Read Blocks"])
+
+    few, many = buffers([str(n) for n in range(1000, 1010)]), buffers([str(n) for n in range(2000, 2200)])
+    # Probing the index per source id: twenty times the ids, many times the pages read. Read by the
+    # workflow prefix alone (step before source in the index), both would read the workflow's links.
+    assert many > 5 * few, (few, many)
+    links, marks = _links_and_marks(run.workflow_id, ["5", "6"])
+    assert sorted(links) == ["5", "6"] and sorted(links["5"]) == ["a-step", "b-step"]
+    assert sorted(marks) == ["5", "6"]

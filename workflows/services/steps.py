@@ -245,7 +245,7 @@ def _save_step_links(links: list[StepLink]) -> None:
         StepLink.objects.bulk_create(
             links,
             update_conflicts=True,
-            unique_fields=["workflow", "step_id", "source_id"],
+            unique_fields=["workflow", "source_id", "step_id"],
             update_fields=["target_id", "last_fingerprint", "last_values", "updated_at"],
             batch_size=500,
         )
