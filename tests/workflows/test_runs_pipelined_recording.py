@@ -221,3 +221,22 @@ def test_a_page_commits_without_waiting_for_the_flush_on_postgresql_and_only_tha
 
     assert seen == ["off"]  # inside the page's transaction
     assert after == "on"  # SET LOCAL: the connection's other work keeps the default
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_recorded_inside_a_callers_transaction_leaves_its_commit_alone() -> None:
+    from django.db import transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL=postgres://...")
+    seen: list[str] = []
+
+    def mark_read() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+
+    with transaction.atomic():
+        run_service.record_page(_written(0), mark_read)
+
+    assert seen == ["on"]

@@ -658,8 +658,10 @@ def record_page(page: WrittenPage, mark_read: Callable[[], None]) -> None:
             changed_at=page.changed_at,
             written_at=page.written_at,
         )
+    # Only a transaction of its own: inside a caller's, SET LOCAL would reach the caller's other writes.
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if own_transaction and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         insert_rows(RunRecord, page.outcomes)
