@@ -312,14 +312,17 @@ class _CompiledRow:
     column: Column | None = None
 
 
-# Text transforms whose whole work on a str is one str method: over a column of text the method runs
-# in C, with no Python call per value. Anything else in the column (None, numbers) makes the method
-# raise TypeError, and the column goes through the transform itself.
+# Text transforms whose whole work on a str is one str method: over a column of exact str values the
+# method runs in C, with no Python call per value. Any other value in the column (None, numbers, a str
+# subclass, whose own method the transform would call) sends the column through the transform itself.
 _TEXT_METHODS: dict[Callable[..., Any], Callable[[str], str]] = {
     TRANSFORMS["trim"].func: str.strip,
     TRANSFORMS["lower"].func: str.lower,
     TRANSFORMS["upper"].func: str.upper,
 }
+
+
+_ONLY_TEXT = {str}
 
 
 def _column(row: RowSpec, read: Reader) -> Column | None:
@@ -341,13 +344,10 @@ def _column(row: RowSpec, read: Reader) -> Column | None:
     def column(records: Sequence[Mapping[str, Any]]) -> list[Any]:
         values = source(records)
         for step, method in steps:
-            if method is not None:
-                try:
-                    values = list(map(method, values))
-                    continue
-                except TypeError:
-                    pass
-            values = list(map(step, values))
+            if method is not None and set(map(type, values)) == _ONLY_TEXT:
+                values = list(map(method, values))
+            else:
+                values = list(map(step, values))
         return values
 
     return column
@@ -389,11 +389,9 @@ def _is_empty_value(value: Any) -> bool:
 
 def _empty_positions(values: list[Any]) -> list[int]:
     """Where a column holds an empty value. A column of non-blank text is cleared in C."""
-    try:
-        if None not in values and "" not in values and not any(map(str.isspace, values)):
-            return []
-    except TypeError:  # something other than text: look at each value
-        pass
+    if set(map(type, values)) == _ONLY_TEXT and "" not in values and not any(map(str.isspace, values)):
+        return []
+    # Something other than exact text (whose comparisons may even raise): look at each value.
     return [index for index, value in enumerate(values) if _is_empty_value(value)]
 
 
@@ -469,8 +467,9 @@ class CompiledMapping:
         for position, context_run in self._context_runners:
             target, _, row = rows[position]
             rows[position] = (target, _with_context(context_run, context), row)
-        self._bound = (context, tuple(rows))
-        return self._bound[1]
+        bound_rows = tuple(rows)
+        self._bound = (context, bound_rows)
+        return bound_rows
 
     def apply(self, fields: Mapping[str, Any], context: ApplyContext | None = None) -> MappedRecord:
         """Map one source record; problems become `.errors`/`.dropped`, never exceptions.

@@ -345,6 +345,41 @@ class Label(str):
     """Text of another class: `apply` treats only exact str as blank-checkable, and a batch must agree."""
 
 
+class Shouting(str):
+    """Text whose own methods differ from str's: the transforms call them, and so must a batch."""
+
+    def strip(self, chars: str | None = None) -> str:
+        return Shouting(str.strip(self, chars).upper() or "(blank)")
+
+    def lower(self) -> str:
+        return Shouting(str.upper(self))
+
+
+class Touchy:
+    """A value whose comparisons raise (as an array's do): kept as it is, by a batch as by `apply`."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("ambiguous comparison")
+
+    __hash__ = object.__hash__
+
+
+def test_a_batch_calls_a_text_subclass_own_methods_and_keeps_values_that_refuse_comparison() -> None:
+    mapping = compile_mapping(
+        {"fields": [row("t", "a", {"name": "trim"}), row("l", "b", {"name": "lower"}), row("raw", "c")]}
+    )
+    odd = Touchy()
+    records: list[dict[str, Any]] = [
+        {"a": Shouting("  "), "b": Shouting("Ada"), "c": odd},
+        {"a": Shouting(" x "), "b": Shouting("B"), "c": "plain"},
+    ]
+    batch = mapping.apply_many(records)
+    assert [_as_applied(mapped) for mapped in batch] == [_as_applied(mapping.apply(r)) for r in records]
+    assert batch[0].values["t"] == "(blank)" and type(batch[0].values["t"]) is Shouting
+    assert batch[0].values["l"] == "ADA" and batch[0].values["raw"] is odd
+    assert batch[1].values["t"] == "X"
+
+
 def test_a_batch_treats_text_subclasses_and_blank_values_as_apply_does() -> None:
     mapping = compile_mapping(
         {
