@@ -21,7 +21,7 @@ from workflows.services import runs as run_service
 from workflows.services.runs import PageRecorder, WrittenPage
 
 
-def _written(n: int, *, links: tuple[str, ...] = ()) -> WrittenPage:
+def _written(n: int, *, links: tuple[str, ...] = (), rewritable: bool = False) -> WrittenPage:
     return WrittenPage(
         run_id=n,
         workflow=None,  # type: ignore[arg-type]
@@ -30,6 +30,7 @@ def _written(n: int, *, links: tuple[str, ...] = ()) -> WrittenPage:
         counts={},
         read_count=0,
         http_stats={},
+        rewritable=rewritable,
     )
 
 
@@ -204,7 +205,7 @@ def test_a_crash_while_recording_on_its_own_thread_rereads_and_neither_skips_nor
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_page_commits_without_waiting_for_the_flush_on_postgresql_and_only_that_page() -> None:
+def test_a_page_of_upserts_commits_without_waiting_for_the_flush_on_postgresql_and_only_that_page() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL=postgres://...")
     seen: list[str] = []
@@ -214,12 +215,14 @@ def test_a_page_commits_without_waiting_for_the_flush_on_postgresql_and_only_tha
             cursor.execute("SHOW synchronous_commit")
             seen.append(cursor.fetchone()[0])
 
-    run_service.record_page(_written(0), mark_read)
+    run_service.record_page(_written(0, rewritable=True), mark_read)
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         after = cursor.fetchone()[0]
+    # A page without a key to upsert by (written again, its records would be created twice) waits.
+    run_service.record_page(_written(0, rewritable=False), mark_read)
 
-    assert seen == ["off"]  # inside the page's transaction
+    assert seen == ["off", "on"]  # inside each page's transaction
     assert after == "on"  # SET LOCAL: the connection's other work keeps the default
 
 
@@ -237,6 +240,6 @@ def test_a_page_recorded_inside_a_callers_transaction_leaves_its_commit_alone() 
             seen.append(cursor.fetchone()[0])
 
     with transaction.atomic():
-        run_service.record_page(_written(0), mark_read)
+        run_service.record_page(_written(0, rewritable=True), mark_read)
 
     assert seen == ["on"]

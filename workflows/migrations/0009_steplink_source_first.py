@@ -5,7 +5,8 @@ A multi-step workflow looks up the links of a page's source records, every step'
 only use the workflow prefix and read every link the workflow has, on every page: a cost growing with the
 workflow's history rather than with the page. The workflow's own index is then redundant (the unique index
 starts with the same column); it is dropped on its own, since `AlterField` would also drop and re-create
-the foreign key, re-checking every link under a lock.
+the foreign key, re-checking every link under a lock. Re-creating the unique index itself holds the table's
+lock while it is built (seconds per million step links): on a large installation, upgrade in a quiet moment.
 """
 
 from __future__ import annotations
