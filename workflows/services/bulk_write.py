@@ -42,10 +42,14 @@ def _fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _column(model: type[models.Model], name: str) -> str:
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     field = model._meta.get_field(name)
     assert isinstance(field, models.Field) and field.column
-    return str(field.column)
+    return field
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return str(_field(model, name).column)
 
 
 def _document(fields: list[models.Field[Any, Any]], objs: Sequence[Row]) -> str:
@@ -161,8 +165,7 @@ def update_where(
     sets: list[str] = []
     params: list[Any] = []
     for name, value in (assign or {}).items():
-        field = model._meta.get_field(name)
-        assert isinstance(field, models.Field)
+        field = _field(model, name)
         sets.append(f"{quote(str(field.column))} = %s")
         params.append(field.get_db_prep_save(value, connection))
     for name, amount in (add or {}).items():
@@ -173,8 +176,7 @@ def update_where(
         return 0
     conditions: list[str] = []
     for name, value in where.items():
-        field = model._meta.get_field(name)
-        assert isinstance(field, models.Field)
+        field = _field(model, name)
         conditions.append(f"{quote(str(field.column))} = %s")
         params.append(field.get_db_prep_value(value, connection))
     # Every name is quoted metadata of the model; every value a bound parameter.
