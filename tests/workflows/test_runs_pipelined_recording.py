@@ -204,42 +204,39 @@ def test_a_crash_while_recording_on_its_own_thread_rereads_and_neither_skips_nor
     assert sorted(u["email"] for u in helpdesk_users(helpdesk_sandbox)) == emails
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_page_of_upserts_commits_without_waiting_for_the_flush_on_postgresql_and_only_that_page() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL=postgres://...")
-    seen: list[str] = []
-
-    def mark_read() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            seen.append(cursor.fetchone()[0])
-
-    run_service.record_page(_written(0, rewritable=True), mark_read)
+def _synchronous_commit() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
-        after = cursor.fetchone()[0]
+        return str(cursor.fetchone()[0])
+
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL=postgres://...",
+)
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_page_of_upserts_commits_without_waiting_for_the_flush_on_postgresql_and_only_that_page() -> None:
+    seen: list[str] = []
+
+    run_service.record_page(_written(0, rewritable=True), lambda: seen.append(_synchronous_commit()))
+    after = _synchronous_commit()
     # A page without a key to upsert by (written again, its records would be created twice) waits.
-    run_service.record_page(_written(0, rewritable=False), mark_read)
+    run_service.record_page(_written(0, rewritable=False), lambda: seen.append(_synchronous_commit()))
 
     assert seen == ["off", "on"]  # inside each page's transaction
     assert after == "on"  # SET LOCAL: the connection's other work keeps the default
 
 
+@needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_page_recorded_inside_a_callers_transaction_leaves_its_commit_alone() -> None:
     from django.db import transaction
 
-    if connection.vendor != "postgresql":
-        pytest.skip("synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL=postgres://...")
     seen: list[str] = []
-
-    def mark_read() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            seen.append(cursor.fetchone()[0])
-
     with transaction.atomic():
-        run_service.record_page(_written(0, rewritable=True), mark_read)
+        run_service.record_page(_written(0, rewritable=True), lambda: seen.append(_synchronous_commit()))
 
     assert seen == ["on"]
