@@ -21,7 +21,7 @@ from workflows.services import runs as run_service
 from workflows.services.runs import PageRecorder, WrittenPage
 
 
-def _written(n: int, *, links: tuple[str, ...] = (), rewritable: bool = False) -> WrittenPage:
+def _written(n: int, *, links: tuple[str, ...] = ()) -> WrittenPage:
     return WrittenPage(
         run_id=n,
         workflow=None,  # type: ignore[arg-type]
@@ -30,7 +30,6 @@ def _written(n: int, *, links: tuple[str, ...] = (), rewritable: bool = False) -
         counts={},
         read_count=0,
         http_stats={},
-        rewritable=rewritable,
     )
 
 
@@ -202,41 +201,3 @@ def test_a_crash_while_recording_on_its_own_thread_rereads_and_neither_skips_nor
     assert RecordLink.objects.filter(workflow=workflow).count() == 450
     emails = sorted(c["properties"]["email"].strip().lower() for c in crm_contacts(crm_sandbox))
     assert sorted(u["email"] for u in helpdesk_users(helpdesk_sandbox)) == emails
-
-
-def _synchronous_commit() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        return str(cursor.fetchone()[0])
-
-
-needs_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL=postgres://...",
-)
-
-
-@needs_postgresql
-@pytest.mark.django_db(transaction=True)
-def test_a_page_of_upserts_commits_without_waiting_for_the_flush_on_postgresql_and_only_that_page() -> None:
-    seen: list[str] = []
-
-    run_service.record_page(_written(0, rewritable=True), lambda: seen.append(_synchronous_commit()))
-    after = _synchronous_commit()
-    # A page without a key to upsert by (written again, its records would be created twice) waits.
-    run_service.record_page(_written(0, rewritable=False), lambda: seen.append(_synchronous_commit()))
-
-    assert seen == ["off", "on"]  # inside each page's transaction
-    assert after == "on"  # SET LOCAL: the connection's other work keeps the default
-
-
-@needs_postgresql
-@pytest.mark.django_db(transaction=True)
-def test_a_page_recorded_inside_a_callers_transaction_leaves_its_commit_alone() -> None:
-    from django.db import transaction
-
-    seen: list[str] = []
-    with transaction.atomic():
-        run_service.record_page(_written(0, rewritable=True), lambda: seen.append(_synchronous_commit()))
-
-    assert seen == ["on"]

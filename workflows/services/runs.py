@@ -495,9 +495,6 @@ class WrittenPage:
     # When the source changed each record the target accepted, and when it was written: sync latency.
     changed_at: list[datetime] = field(default_factory=list)
     written_at: datetime | None = None
-    # Writing these records again would change nothing more in the target (upserts matched by a key):
-    # only then may the page commit without waiting for the flush (see record_page).
-    rewritable: bool = False
 
 
 def process_records(
@@ -611,7 +608,6 @@ def write_records(
         trigger=context.run.trigger,
         changed_at=[r.updated_at for r in records if getattr(results.get(r.id), "ok", False)],
         written_at=written_at,
-        rewritable=bool(context.definition.match_field),
     )
 
 
@@ -645,16 +641,7 @@ def _stored_links(workflow: Workflow, source_ids: list[str]) -> dict[str, Record
 
 
 def record_page(page: WrittenPage, mark_read: Callable[[], None]) -> None:
-    """Store a written page's outcomes, links and counters in one transaction with `mark_read`.
-
-    On PostgreSQL a page whose records are upserts matched by a key (`page.rewritable`) commits without
-    waiting for its WAL flush (`synchronous_commit` off for its own transaction alone): the commit stays
-    atomic and in order, and only a crash of the database server itself can lose the last pages
-    committed in the fraction of a second before it (never part of a page). Those pages are then exactly
-    pages written but not yet recorded, which the next run reads and upserts again (see PageRecorder),
-    so the flush need not hold up every page of a run. A page without a key waits for it: writing its
-    records again would create them twice.
-    """
+    """Store a written page's outcomes, links and counters in one transaction with `mark_read`."""
     if page.changed_at:
         # Observed here, off the writing path when pages are recorded on their own thread; the moment of
         # the write was taken when it happened.
@@ -664,12 +651,7 @@ def record_page(page: WrittenPage, mark_read: Callable[[], None]) -> None:
             changed_at=page.changed_at,
             written_at=page.written_at,
         )
-    # Only a transaction of its own: inside a caller's, SET LOCAL would reach the caller's other writes.
-    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if page.rewritable and own_transaction and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         insert_rows(RunRecord, page.outcomes)
         save_links(page.workflow, page.links)
         mark_read()
