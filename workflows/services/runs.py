@@ -686,15 +686,16 @@ class PageRecorder:
     One page is recorded at a time, in the order handed over, and at most `QUEUED` pages wait to be
     stored: a hand-over beyond that waits for the oldest (two, so that one slow commit does not hold up
     the writing). A page whose recording fails stops every later one, already queued or not (the error
-    reaches the caller at a later hand-over or at the end). A written page not yet recorded when the run stops is
-    read again by the next run and upserted again, exactly as a page that crashed between its write and
-    its commit. Inside a transaction the caller's uncommitted rows are invisible to another connection,
-    and SQLite lets one writer in at a time: there pages are recorded on the caller's thread instead.
+    reaches the caller at a later hand-over or at the end). A written page not yet recorded when the run
+    stops is read again by the next run and upserted again, exactly as a page that crashed between its
+    write and its commit. Inside a transaction the caller's uncommitted rows are invisible to another
+    connection, and SQLite lets one writer in at a time: there pages are recorded on the caller's thread
+    instead.
 
     A page's links are then what is stored plus the links of the pages written since the lookup began
-    and not stored yet (the `REMEMBERED` last pages handed over are remembered). With a thread, the lookup can be
-    made as soon as the page is read (`prefetch`, on the reading thread); when more pages were written
-    since than are remembered (pages read far ahead by the flood guard), it is made again.
+    and not stored yet (the `REMEMBERED` last pages handed over are remembered). With a thread, the
+    lookup can be made as soon as the page is read (`prefetch`, on the reading thread); when more pages
+    were written since than are remembered (pages read far ahead by the flood guard), it is made again.
     """
 
     QUEUED = 2
